@@ -1,0 +1,274 @@
+#include "app/serve.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <atomic>
+#include <csignal>
+#include <memory>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/version.h"
+#include "metrics/metrics.h"
+#include "proxy/admin_server.h"
+#include "proxy/listener.h"
+#include "proxy/upstream_probe.h"
+#include "proxy/worker.h"
+
+namespace sidecar::app {
+
+namespace {
+
+struct Server {
+  const config::ServeConfig& cfg;
+  uv_loop_t loop;
+  proxy::WorkerShared shared;
+  metrics::ProcessState process;
+  std::vector<std::unique_ptr<proxy::Worker>> workers;
+  std::unique_ptr<metrics::Metrics> metrics;
+  std::unique_ptr<proxy::AdminServer> admin;
+  std::unique_ptr<proxy::UpstreamProbe> probe;
+  uv_signal_t sigterm, sigint;
+  uv_async_t workerDone;
+  uv_timer_t drainTimer;
+  std::atomic<unsigned> finished{0};
+  bool draining = false;
+  bool stopping = false;
+  std::string listenAddr, adminAddr, upstreamDown = "not probed yet";
+  uint64_t startNs = monoNowNs();
+
+  explicit Server(const config::ServeConfig& c) : cfg(c) {}
+};
+
+std::string statusJson(Server& s) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  uint64_t responses = 0, active = 0;
+  for (auto& wk : s.workers) {
+    for (size_t c = 1; c <= 5; ++c) responses += wk->stats().responsesByClass[c].get();
+    active += static_cast<uint64_t>(wk->stats().connectionsActive.get());
+  }
+  w.StartObject();
+  w.Key("version");
+  w.String(kVersion);
+  w.Key("revision");
+  w.String(kGitRevision);
+  w.Key("uptime_seconds");
+  w.Double(static_cast<double>(monoNowNs() - s.startNs) / 1e9);
+  w.Key("listen");
+  w.String(s.listenAddr.c_str());
+  w.Key("admin");
+  w.String(s.adminAddr.c_str());
+  w.Key("upstream");
+  std::string up = "http://" + s.cfg.upstream->authority() + s.cfg.upstream->path;
+  w.String(up.c_str());
+  w.Key("upstream_up");
+  w.Bool(s.process.upstreamUp.load() == 1);
+  w.Key("workers");
+  w.Uint(static_cast<unsigned>(s.workers.size()));
+  w.Key("draining");
+  w.Bool(s.draining);
+  w.Key("connections_active");
+  w.Uint64(active);
+  w.Key("responses_total");
+  w.Uint64(responses);
+  w.Key("verify");
+  w.String(s.cfg.verify == config::VerifyMode::Off ? "off"
+           : s.cfg.verify == config::VerifyMode::Monitor ? "monitor"
+                                                          : "enforce");
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize()) + "\n";
+}
+
+proxy::AdminResponse handleAdmin(Server& s, const proxy::RequestParser& req) {
+  std::string_view path = req.url();
+  if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
+  bool get = req.method() == HTTP_GET || req.method() == HTTP_HEAD;
+  if (path == "/healthz" && get) return {200, "text/plain; charset=utf-8", "ok\n"};
+  if (path == "/readyz" && get) {
+    if (s.draining) return {503, "application/json", "{\"ready\":false,\"reason\":\"draining\"}\n"};
+    if (s.process.upstreamUp.load() != 1) {
+      rapidjson::StringBuffer buf;
+      rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+      w.StartObject();
+      w.Key("ready");
+      w.Bool(false);
+      w.Key("reason");
+      std::string why = "upstream not answering: " + s.upstreamDown;
+      w.String(why.c_str());
+      w.EndObject();
+      return {503, "application/json", std::string(buf.GetString(), buf.GetSize()) + "\n"};
+    }
+    return {200, "application/json", "{\"ready\":true}\n"};
+  }
+  if (path == "/metrics" && get)
+    return {200, "text/plain; version=0.0.4; charset=utf-8", s.metrics->serialize()};
+  if (path == "/status" && get) return {200, "application/json", statusJson(s)};
+  if (path == "/healthz" || path == "/readyz" || path == "/metrics" || path == "/status")
+    return {405, "text/plain; charset=utf-8", "use GET\n"};
+  return {404, "text/plain; charset=utf-8",
+          "not found; admin paths: /healthz /readyz /metrics /status\n"};
+}
+
+void closeMain(Server& s) {
+  if (s.stopping) return;
+  s.stopping = true;
+  if (s.admin) s.admin->close();
+  if (s.probe) s.probe->stop();
+  uv_close(reinterpret_cast<uv_handle_t*>(&s.sigterm), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&s.sigint), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&s.workerDone), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&s.drainTimer), nullptr);
+}
+
+void beginDrain(Server& s, int signum) {
+  if (s.draining) {
+    log::warn("second signal: stopping now without waiting for in-flight requests",
+              {{"signal", signum}});
+    for (auto& w : s.workers) w->stop();
+    return;
+  }
+  s.draining = true;
+  log::info("draining: no new connections; waiting for in-flight requests",
+            {{"signal", signum}, {"drain_timeout_ms", static_cast<unsigned long long>(s.cfg.drainTimeoutMs)}});
+  for (auto& w : s.workers) w->drain();
+  uv_timer_start(
+      &s.drainTimer,
+      [](uv_timer_t* t) {
+        auto* sv = static_cast<Server*>(t->data);
+        log::warn("drain timeout reached: closing the remaining connections");
+        for (auto& w : sv->workers) w->stop();
+      },
+      s.cfg.drainTimeoutMs, 0);
+}
+
+} // namespace
+
+int runServe(const config::ServeConfig& cfg) {
+  signal(SIGPIPE, SIG_IGN);
+  log::setLevel(cfg.logLevel);
+  log::start();
+  struct LogStop {
+    ~LogStop() { log::stop(); }
+  } logStop;
+
+  auto server = std::make_unique<Server>(cfg);
+  Server& s = *server;
+  s.process.upstreamUp = 0;
+
+  auto upstreamAddr = proxy::resolveAddress(cfg.upstream->host, cfg.upstream->port);
+  if (!upstreamAddr.ok()) {
+    log::error("cannot start: upstream address", {{"error", upstreamAddr.error()},
+                                                  {"hint", "check --upstream"}});
+    return 1;
+  }
+  s.shared.cfg = &cfg;
+  s.shared.upstreamAddr = *upstreamAddr;
+  s.shared.upstreamAuthority = cfg.upstream->authority();
+  s.shared.limits.maxBody = cfg.maxBody;
+  s.shared.limits.maxHeaderBytes = cfg.maxHeaderSize;
+  s.shared.process = &s.process;
+
+  // Bind everything before starting anything, so a taken port fails the start cleanly.
+  uint16_t port = 0;
+  std::vector<int> fds;
+  config::HostPort listen = cfg.listen;
+  for (unsigned i = 0; i < cfg.workers; ++i) {
+    auto fd = proxy::bindListenSocket(listen, true, port);
+    if (!fd.ok()) {
+      log::error("cannot start", {{"error", fd.error()}, {"key", "--listen"}});
+      for (int f : fds) close(f);
+      return 1;
+    }
+    fds.push_back(*fd);
+    listen.port = port; // the other workers bind the port the first one got
+  }
+  s.listenAddr = listen.str();
+  uint16_t adminPort = 0;
+  auto adminFd = proxy::bindListenSocket(cfg.admin, false, adminPort);
+  if (!adminFd.ok()) {
+    log::error("cannot start", {{"error", adminFd.error()}, {"key", "--admin"}});
+    for (int f : fds) close(f);
+    return 1;
+  }
+  config::HostPort adminHp = cfg.admin;
+  adminHp.port = adminPort;
+  s.adminAddr = adminHp.str();
+
+  uv_loop_init(&s.loop);
+  uv_async_init(&s.loop, &s.workerDone, [](uv_async_t* a) {
+    auto* sv = static_cast<Server*>(a->data);
+    if (sv->finished.load() == sv->workers.size()) closeMain(*sv);
+  });
+  s.workerDone.data = &s;
+  uv_timer_init(&s.loop, &s.drainTimer);
+  s.drainTimer.data = &s;
+
+  std::vector<const metrics::WorkerStats*> stats;
+  for (unsigned i = 0; i < cfg.workers; ++i) {
+    s.workers.push_back(std::make_unique<proxy::Worker>(i, s.shared, fds[i], [&s] {
+      s.finished.fetch_add(1);
+      uv_async_send(&s.workerDone);
+    }));
+    stats.push_back(&s.workers.back()->stats());
+  }
+  s.metrics = std::make_unique<metrics::Metrics>(stats, &s.process);
+
+  s.admin = std::make_unique<proxy::AdminServer>(
+      &s.loop, *adminFd, [&s](const proxy::RequestParser& r) { return handleAdmin(s, r); });
+  std::string err;
+  if (!s.admin->start(err)) {
+    log::error("cannot start", {{"error", err}});
+    return 1;
+  }
+  for (auto& w : s.workers) {
+    if (!w->start(err)) {
+      log::error("cannot start a worker", {{"error", err}});
+      for (auto& other : s.workers) other->stop();
+      return 1;
+    }
+  }
+
+  s.probe = std::make_unique<proxy::UpstreamProbe>(&s.loop, *upstreamAddr, cfg.upstream->authority(),
+                                                   cfg.upstream->path, s.process);
+  s.probe->onChange = [&s](bool up, const std::string& why) {
+    if (up) {
+      log::info("upstream is answering", {{"upstream", s.cfg.upstream->authority()}});
+    } else {
+      s.upstreamDown = why;
+      log::warn("upstream is not answering; /readyz reports not ready",
+                {{"upstream", s.cfg.upstream->authority()}, {"error", why}});
+    }
+  };
+  s.probe->start();
+
+  uv_signal_init(&s.loop, &s.sigterm);
+  uv_signal_init(&s.loop, &s.sigint);
+  s.sigterm.data = s.sigint.data = &s;
+  auto onSignal = [](uv_signal_t* h, int signum) { beginDrain(*static_cast<Server*>(h->data), signum); };
+  uv_signal_start(&s.sigterm, onSignal, SIGTERM);
+  uv_signal_start(&s.sigint, onSignal, SIGINT);
+
+  if (cfg.verify == config::VerifyMode::Off)
+    log::warn("signature verification is off (--verify off): every request is forwarded unsigned");
+  log::info("listening", {{"listen", s.listenAddr},
+                          {"admin", s.adminAddr},
+                          {"upstream", "http://" + cfg.upstream->authority() + cfg.upstream->path},
+                          {"workers", cfg.workers},
+                          {"version", kVersion}});
+
+  uv_run(&s.loop, UV_RUN_DEFAULT);
+  for (auto& w : s.workers) w->join();
+  s.admin.reset();
+  s.probe.reset();
+  uv_run(&s.loop, UV_RUN_DEFAULT);
+  if (uv_loop_close(&s.loop) != 0) log::warn("main loop closed with open handles");
+  log::info("stopped", {{"uptime_s", static_cast<double>(monoNowNs() - s.startNs) / 1e9}});
+  return 0;
+}
+
+} // namespace sidecar::app

@@ -1,0 +1,302 @@
+#include "config/serve_config.h"
+
+#include <sched.h>
+#include <yaml-cpp/yaml.h>
+
+#include <CLI/CLI.hpp>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <thread>
+
+namespace sidecar::config {
+
+struct ServeOptions::Spec {
+  const char* name;         // flag name without dashes, e.g. "max-body"
+  const char* defaultValue; // shown in --help; empty = none
+  const char* help;
+  bool isFlag; // boolean presence flag
+  // Applies a raw value; returns an error text (what is allowed) or an ok Status.
+  std::function<Status(ServeConfig&, const std::string&)> apply;
+};
+
+namespace {
+
+std::string fileKey(const char* name) {
+  std::string k = name;
+  for (char& c : k)
+    if (c == '-') c = '_';
+  return k;
+}
+
+std::string envName(const char* name) {
+  std::string k = "MCP_SIDECAR_" + fileKey(name);
+  for (char& c : k) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
+  return k;
+}
+
+Status parseUint(const std::string& v, uint64_t min, uint64_t max, uint64_t& out) {
+  uint64_t n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || p != v.data() + v.size() || n < min || n > max)
+    return Status::error("expected a whole number from " + std::to_string(min) + " to " +
+                         std::to_string(max));
+  out = n;
+  return {};
+}
+
+Status parseBool(const std::string& v, bool& out) {
+  if (v == "true" || v == "1" || v == "yes" || v == "on") out = true;
+  else if (v == "false" || v == "0" || v == "no" || v == "off") out = false;
+  else return Status::error("expected true or false");
+  return {};
+}
+
+template <typename F> auto duration(F setter) {
+  return [setter](ServeConfig& c, const std::string& v) -> Status {
+    auto d = parseDurationMs(v);
+    if (!d.ok()) return d.status();
+    setter(c, *d);
+    return {};
+  };
+}
+
+template <typename F> auto size(F setter, uint64_t min) {
+  return [setter, min](ServeConfig& c, const std::string& v) -> Status {
+    auto s = parseSize(v);
+    if (!s.ok()) return s.status();
+    if (*s < min) return Status::error("must be at least " + std::to_string(min) + " bytes");
+    setter(c, *s);
+    return {};
+  };
+}
+
+std::vector<ServeOptions::Spec> makeSpecs() {
+  using C = ServeConfig;
+  return {
+      {"listen", "127.0.0.1:8787", "the MCP listener callers reach (HOST:PORT; port 0 = any)", false,
+       [](C& c, const std::string& v) -> Status {
+         auto hp = parseHostPort(v);
+         if (!hp.ok()) return hp.status();
+         c.listen = *hp;
+         return {};
+       }},
+      {"admin", "127.0.0.1:9464", "admin listener: /healthz, /readyz, /metrics, /status", false,
+       [](C& c, const std::string& v) -> Status {
+         auto hp = parseHostPort(v);
+         if (!hp.ok()) return hp.status();
+         c.admin = *hp;
+         return {};
+       }},
+      {"upstream", "", "the MCP server over HTTP, e.g. http://127.0.0.1:3001/mcp", false,
+       [](C& c, const std::string& v) -> Status {
+         auto u = parseHttpUrl(v);
+         if (!u.ok()) return u.status();
+         c.upstream = *u;
+         return {};
+       }},
+      {"max-body", "4MiB", "request body limit (larger bodies get 413)", false,
+       size([](C& c, uint64_t v) { c.maxBody = v; }, 0)},
+      {"max-header-size", "32KiB", "request line and headers limit (larger get 431)", false,
+       size([](C& c, uint64_t v) { c.maxHeaderSize = v; }, 1024)},
+      {"max-connections", "10000", "concurrent client connections; more are answered 503", false,
+       [](C& c, const std::string& v) -> Status {
+         uint64_t n;
+         if (auto s = parseUint(v, 1, 1000000, n); !s.ok()) return s;
+         c.maxConnections = static_cast<uint32_t>(n);
+         return {};
+       }},
+      {"header-timeout", "10", "time allowed to receive a request's headers (and between body reads)",
+       false, duration([](C& c, uint64_t v) { c.headerTimeoutMs = v; })},
+      {"idle-timeout", "75", "keep-alive idle time before a client connection is closed", false,
+       duration([](C& c, uint64_t v) { c.idleTimeoutMs = v; })},
+      {"upstream-timeout", "300",
+       "time allowed for the upstream's response headers (a streaming answer may then run on)",
+       false, duration([](C& c, uint64_t v) { c.upstreamTimeoutMs = v; })},
+      {"upstream-keepalive-timeout", "4",
+       "idle upstream connections are closed after this long (keep it below the server's own)",
+       false, duration([](C& c, uint64_t v) { c.upstreamKeepaliveMs = v; })},
+      {"upstream-max-idle", "128", "idle upstream connections kept per worker", false,
+       [](C& c, const std::string& v) -> Status {
+         uint64_t n;
+         if (auto s = parseUint(v, 0, 100000, n); !s.ok()) return s;
+         c.upstreamMaxIdle = static_cast<uint32_t>(n);
+         return {};
+       }},
+      {"drain-timeout", "30", "on SIGTERM, time allowed for in-flight requests", false,
+       duration([](C& c, uint64_t v) { c.drainTimeoutMs = v; })},
+      {"workers", "number of usable cores", "event loops serving the MCP listener", false,
+       [](C& c, const std::string& v) -> Status {
+         uint64_t n;
+         if (auto s = parseUint(v, 1, 256, n); !s.ok()) return s;
+         c.workers = static_cast<unsigned>(n);
+         return {};
+       }},
+      {"log-level", "info", "debug, info, warn or error", false,
+       [](C& c, const std::string& v) -> Status {
+         if (!log::parseLevel(v, c.logLevel))
+           return Status::error("expected one of debug, info, warn, error");
+         return {};
+       }},
+      {"access-log", "true", "one log line per request at info level", false,
+       [](C& c, const std::string& v) { return parseBool(v, c.accessLog); }},
+      {"verify", "enforce",
+       "signature verification: enforce, monitor or off (enforce and monitor need --trust-store)",
+       false,
+       [](C& c, const std::string& v) -> Status {
+         if (v == "enforce") c.verify = VerifyMode::Enforce;
+         else if (v == "monitor") c.verify = VerifyMode::Monitor;
+         else if (v == "off") c.verify = VerifyMode::Off;
+         else return Status::error("expected one of enforce, monitor, off");
+         return {};
+       }},
+      {"trust-store", "", "YAML file of caller keys", false,
+       [](C& c, const std::string& v) -> Status {
+         c.trustStore = v;
+         return {};
+       }},
+  };
+}
+
+// Reads the YAML file into key -> scalar text. Sequences become comma-separated lists.
+Result<std::map<std::string, std::string>> readFile(const std::string& path,
+                                                    const std::vector<ServeOptions::Spec>& specs) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    return Status::error("cannot read config file " + path + ": " + strerror(errno) +
+                         " (check --config / MCP_SIDECAR_CONFIG)");
+  } catch (const YAML::Exception& e) {
+    return Status::error("config file " + path + " is not valid YAML: " + e.what());
+  }
+  std::map<std::string, std::string> out;
+  if (root.IsNull()) return out;
+  if (!root.IsMap())
+    return Status::error("config file " + path + " must be a YAML map of settings at the top "
+                         "level (e.g. `listen: 127.0.0.1:8787`)");
+  for (const auto& kv : root) {
+    std::string key = kv.first.as<std::string>();
+    bool known = key == "upstream";
+    for (const auto& s : specs) known = known || fileKey(s.name) == key;
+    if (!known) {
+      std::string list;
+      for (const auto& s : specs) list += (list.empty() ? "" : ", ") + fileKey(s.name);
+      return Status::error("unknown key '" + key + "' in config file " + path +
+                           "; known keys: " + list);
+    }
+    const YAML::Node& v = kv.second;
+    if (key == "upstream" && v.IsMap()) {
+      out["upstream"] = "\x01stdio"; // marker: a stdio upstream map
+      continue;
+    }
+    if (v.IsScalar()) {
+      out[key] = v.as<std::string>();
+    } else if (v.IsSequence()) {
+      std::string joined;
+      for (const auto& item : v) joined += (joined.empty() ? "" : ",") + item.as<std::string>();
+      out[key] = joined;
+    } else {
+      return Status::error("key '" + key + "' in config file " + path +
+                           " must be a single value or a list");
+    }
+  }
+  return out;
+}
+
+} // namespace
+
+unsigned usableCpus() {
+  unsigned n = std::thread::hardware_concurrency();
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) n = static_cast<unsigned>(CPU_COUNT(&set));
+  // cgroup v2 quota: "max 100000" or "200000 100000".
+  std::ifstream f("/sys/fs/cgroup/cpu.max");
+  std::string quota, period;
+  if (f >> quota >> period && quota != "max") {
+    double q = atof(quota.c_str()), p = atof(period.c_str());
+    if (q > 0 && p > 0) n = std::min(n, static_cast<unsigned>(std::ceil(q / p)));
+  }
+  return n == 0 ? 1 : n;
+}
+
+ServeOptions::ServeOptions() : specs_(makeSpecs()) {
+  cliValues_.resize(specs_.size() + 1);
+  cliOptions_.resize(specs_.size() + 1, nullptr);
+}
+ServeOptions::~ServeOptions() = default;
+
+void ServeOptions::registerFlags(CLI::App& app) {
+  cliOptions_.back() = app.add_option("--config", cliValues_.back(),
+                                      "YAML configuration file (env MCP_SIDECAR_CONFIG)");
+  for (size_t i = 0; i < specs_.size(); ++i) {
+    const Spec& s = specs_[i];
+    std::string help = std::string(s.help) + " [env " + envName(s.name) + "]";
+    CLI::Option* o = app.add_option(std::string("--") + s.name, cliValues_[i], help);
+    if (*s.defaultValue) o->default_str(s.defaultValue);
+    cliOptions_[i] = o;
+  }
+  app.add_option("command", command_,
+                 "after --: a stdio MCP server to start (COMMAND ARGS...)");
+}
+
+Result<ServeConfig> ServeOptions::resolve(
+    const std::function<const char*(const char*)>& getenv) const {
+  ServeConfig cfg;
+  cfg.workers = usableCpus();
+
+  // The file first, since its values sit below flags and environment.
+  std::string configPath;
+  if (cliOptions_.back() && cliOptions_.back()->count() > 0) configPath = cliValues_.back();
+  else if (const char* e = getenv("MCP_SIDECAR_CONFIG")) configPath = e;
+  std::map<std::string, std::string> file;
+  if (!configPath.empty()) {
+    auto r = readFile(configPath, specs_);
+    if (!r.ok()) return r.status();
+    file = std::move(*r);
+    cfg.configFile = configPath;
+  }
+
+  for (size_t i = 0; i < specs_.size(); ++i) {
+    const Spec& s = specs_[i];
+    std::string value, where;
+    if (cliOptions_[i] && cliOptions_[i]->count() > 0) {
+      value = cliValues_[i];
+      where = std::string("--") + s.name;
+    } else if (const char* e = getenv(envName(s.name).c_str())) {
+      value = e;
+      where = "environment variable " + envName(s.name);
+    } else if (auto it = file.find(fileKey(s.name)); it != file.end()) {
+      value = it->second;
+      where = "key " + fileKey(s.name) + " in " + configPath;
+    } else {
+      continue; // the default in ServeConfig applies
+    }
+    if (value == "\x01stdio")
+      return Status::error("key upstream in " + configPath +
+                           ": stdio upstreams ({command, args, env, cwd}) are not available in "
+                           "this version; give an HTTP URL such as http://127.0.0.1:3001/mcp");
+    Status st = s.apply(cfg, value);
+    if (!st.ok())
+      return Status::error("invalid " + where + " = '" + value + "': " + st.message());
+  }
+
+  cfg.upstreamCommand = command_;
+  if (!cfg.upstreamCommand.empty())
+    return Status::error("stdio upstreams (-- COMMAND ARGS...) are not available in this version; "
+                         "start the MCP server with its Streamable HTTP transport and pass "
+                         "--upstream http://127.0.0.1:PORT/mcp");
+  if (!cfg.upstream)
+    return Status::error("no upstream: give --upstream http://HOST:PORT/mcp (or MCP_SIDECAR_UPSTREAM, "
+                         "or `upstream:` in the config file) for the MCP server to protect");
+  if (cfg.verify != VerifyMode::Off && cfg.trustStore.empty())
+    return Status::error(
+        std::string("--verify ") + (cfg.verify == VerifyMode::Enforce ? "enforce" : "monitor") +
+        " needs a trust store of caller keys: pass --trust-store FILE (see docs/configuration.md), "
+        "or --verify off to forward unsigned requests");
+  return cfg;
+}
+
+} // namespace sidecar::config

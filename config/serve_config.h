@@ -1,0 +1,75 @@
+#pragma once
+// The `serve` configuration: every setting is a flag, an environment variable
+// MCP_SIDECAR_<NAME> and a top-level key of the YAML file, resolved flag > environment > file >
+// default (docs/configuration.md). Invalid values are reported with the key as the user wrote it
+// (flag, variable or file key), the value, and what is allowed.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/log.h"
+#include "common/status.h"
+#include "config/units.h"
+
+namespace CLI {
+class App;
+class Option;
+} // namespace CLI
+
+namespace sidecar::config {
+
+enum class VerifyMode { Enforce, Monitor, Off };
+
+struct ServeConfig {
+  std::string configFile;
+  HostPort listen{"127.0.0.1", 8787};
+  HostPort admin{"127.0.0.1", 9464};
+  std::optional<HttpUrl> upstream;
+  std::vector<std::string> upstreamCommand; // `-- COMMAND ARGS...` (stdio upstream)
+  uint64_t maxBody = 4 << 20;
+  uint64_t maxHeaderSize = 32 << 10;
+  uint32_t maxConnections = 10000;
+  uint64_t headerTimeoutMs = 10000;
+  uint64_t idleTimeoutMs = 75000;
+  uint64_t upstreamTimeoutMs = 300000;
+  uint64_t upstreamKeepaliveMs = 4000;
+  uint32_t upstreamMaxIdle = 128;
+  uint64_t drainTimeoutMs = 30000;
+  unsigned workers = 1;
+  log::Level logLevel = log::Level::Info;
+  bool accessLog = true;
+  VerifyMode verify = VerifyMode::Enforce;
+  std::string trustStore;
+};
+
+// The CPUs this process may use: its affinity mask, capped by a cgroup v2 CPU quota (a
+// Kubernetes CPU limit), at least 1.
+unsigned usableCpus();
+
+class ServeOptions {
+public:
+  ServeOptions();
+  ~ServeOptions();
+
+  // Adds every flag, with its help text and default, to `app` (the `serve` subcommand), and the
+  // trailing `-- COMMAND ARGS...`.
+  void registerFlags(CLI::App& app);
+
+  // After CLI parsing: resolves every setting from flag, environment (`getenv`), file, default.
+  // Errors name the key as given, the value and what is allowed; the caller exits with 2.
+  Result<ServeConfig> resolve(const std::function<const char*(const char*)>& getenv) const;
+
+  struct Spec;
+
+private:
+  std::vector<Spec> specs_;
+  std::vector<std::string> cliValues_;
+  std::vector<CLI::Option*> cliOptions_;
+  std::vector<std::string> command_;
+};
+
+} // namespace sidecar::config

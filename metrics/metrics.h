@@ -1,0 +1,34 @@
+#pragma once
+// The Prometheus registry of the sidecar: the metric families of docs/metrics.md, built at scrape
+// time from the workers' counters (metrics/stats.h) and a few process-wide gauges.
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "metrics/stats.h"
+
+namespace sidecar::metrics {
+
+// Process-wide state the admin loop owns.
+struct ProcessState {
+  std::atomic<int> upstreamUp{0};
+};
+
+class Metrics {
+public:
+  // `workers` must outlive this object; they are read, never written, here.
+  Metrics(std::vector<const WorkerStats*> workers, const ProcessState* process);
+  ~Metrics();
+
+  // Prometheus text exposition format (version 0.0.4) of every family.
+  std::string serialize() const;
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+} // namespace sidecar::metrics

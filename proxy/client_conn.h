@@ -1,0 +1,103 @@
+#pragma once
+// One client connection on the MCP listener: reads a whole request (llhttp), forwards it upstream,
+// streams the answer back, and loops for keep-alive. One request is in flight at a time; bytes of
+// a pipelined next request wait in `pending_` (bounded) until the answer is complete.
+//
+// Lifetime: created by the worker on accept, deleted in its close callback (two handles: the
+// socket and a timer). Every write holds the connection open until its callback ran (libuv calls
+// write callbacks with UV_ECANCELED before the close callback).
+
+#include <netinet/in.h>
+#include <uv.h>
+
+#include <string>
+#include <string_view>
+
+#include "proxy/request_parser.h"
+#include "proxy/sidecar_error.h"
+#include "proxy/upstream.h"
+
+namespace sidecar::proxy {
+
+class Worker;
+struct WriteBatch;
+
+class ClientConn final : public UpstreamSink {
+public:
+  explicit ClientConn(Worker& worker);
+  ClientConn(const ClientConn&) = delete;
+  ClientConn& operator=(const ClientConn&) = delete;
+
+  // Accepts from `server` and starts reading. On failure the connection closes itself.
+  void accept(uv_stream_t* server);
+  // Accepts, answers 503 (too many connections) and closes.
+  void acceptAndRefuse(uv_stream_t* server);
+  // Worker shutdown: close now if idle between requests, else after the current answer.
+  void drain();
+  // Close immediately (forced shutdown).
+  void close();
+
+  // UpstreamSink
+  void onUpstreamHead(const ResponseHead& head) override;
+  void onUpstreamBody(std::string_view data, ReadBuffer* buf) override;
+  void onUpstreamReadEnd() override;
+  void onUpstreamComplete() override;
+  void onUpstreamError(metrics::UpstreamError kind, bool responseStarted, bool reused) override;
+
+private:
+  enum class State { Reading, Forwarding, Responding, Closing };
+
+  ~ClientConn() override = default;
+  bool acceptSocket(uv_stream_t* server);
+  void handleData(const char* data, size_t len);
+  void feed(const char* data, size_t len);
+  void startExchange();
+  void finishExchange();
+  void failRequest(SidecarError e, std::string_view detail, bool close);
+  void closeAfterFlush();
+  void armTimer(uint64_t ms);
+  void writeOwned(std::string bytes);
+  WriteBatch& batch();
+  void flush();
+  void accessLog();
+
+  static void onAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
+  static void onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
+  static void onWrite(uv_write_t* req, int status);
+  static void onShutdown(uv_shutdown_t* req, int status);
+  static void onTimer(uv_timer_t* t);
+  static void onClose(uv_handle_t* h);
+
+  Worker& worker_;
+  uv_tcp_t tcp_;
+  uv_timer_t timer_;
+  uv_shutdown_t shutdownReq_;
+  int openHandles_ = 0;
+  bool closeStarted_ = false;
+  bool reading_ = false;
+  bool draining_ = false;
+  State state_ = State::Reading;
+  std::string peer_; // "ip:port", for logs
+  std::string peerIp_;
+
+  RequestParser parser_;
+  std::string pending_; // received, not yet parsed (the next pipelined request)
+  bool sentContinue_ = false;
+  bool headTimerArmed_ = false;
+
+  // The exchange in flight.
+  std::string upstreamHead_;
+  UpstreamConn* upstream_ = nullptr;
+  bool retried_ = false;
+  bool upstreamPaused_ = false;
+  bool respChunked_ = false;
+  bool respNoBody_ = false;
+  bool respKeepAlive_ = true;
+  int status_ = 0;
+  uint64_t startNs_ = 0;
+  uint64_t bytesIn_ = 0;
+  uint64_t bytesOut_ = 0;
+  WriteBatch* batch_ = nullptr;
+};
+
+} // namespace sidecar::proxy

@@ -1,0 +1,81 @@
+#include "proxy/sidecar_error.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "proxy/http_util.h"
+
+namespace sidecar::proxy {
+
+const ErrorInfo& errorInfo(SidecarError e) {
+  static const ErrorInfo kTable[] = {
+      {400, -32600, "Bad request", "bad_request"},
+      {408, -32600, "Request timeout", "header_timeout"},
+      {413, -32600, "Request body too large", "body_too_large"},
+      {417, -32600, "Expectation failed", "expectation_failed"},
+      {431, -32600, "Request headers too large", "header_too_large"},
+      {503, -32600, "Too many connections", "too_many_connections"},
+      {502, -31004, "Upstream unavailable", "upstream_unavailable"},
+      {504, -31005, "Upstream timed out", "upstream_timeout"},
+  };
+  return kTable[static_cast<int>(e)];
+}
+
+std::string jsonRpcIdOf(std::string_view body) {
+  size_t i = 0;
+  while (i < body.size() && isspace(static_cast<unsigned char>(body[i]))) ++i;
+  if (i == body.size() || body[i] != '{') return "null";
+  rapidjson::Document doc;
+  doc.Parse(body.data(), body.size());
+  if (doc.HasParseError() || !doc.IsObject()) return "null";
+  auto it = doc.FindMember("id");
+  if (it == doc.MemberEnd() || !(it->value.IsString() || it->value.IsNumber())) return "null";
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  it->value.Accept(w);
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+std::string buildErrorResponse(SidecarError e, std::string_view detail, std::string_view requestBody,
+                               bool close) {
+  const ErrorInfo& info = errorInfo(e);
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  w.Key("jsonrpc");
+  w.String("2.0");
+  w.Key("id");
+  std::string id = jsonRpcIdOf(requestBody);
+  w.RawValue(id.data(), id.size(), rapidjson::kNumberType);
+  w.Key("error");
+  w.StartObject();
+  w.Key("code");
+  w.Int(info.rpcCode);
+  w.Key("message");
+  w.String(info.message);
+  w.Key("data");
+  w.StartObject();
+  w.Key("reason");
+  w.String(info.reason);
+  if (!detail.empty()) {
+    w.Key("detail");
+    w.String(detail.data(), static_cast<rapidjson::SizeType>(detail.size()));
+  }
+  w.EndObject();
+  w.EndObject();
+  w.EndObject();
+
+  std::string out = "HTTP/1.1 ";
+  appendUint(out, static_cast<uint64_t>(info.httpStatus));
+  out += ' ';
+  out += reasonPhrase(info.httpStatus);
+  out += "\r\nContent-Type: application/json\r\nContent-Length: ";
+  appendUint(out, buf.GetSize());
+  if (close) out += "\r\nConnection: close";
+  out += "\r\n\r\n";
+  out.append(buf.GetString(), buf.GetSize());
+  return out;
+}
+
+} // namespace sidecar::proxy

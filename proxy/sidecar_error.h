@@ -1,0 +1,40 @@
+#pragma once
+// The sidecar's own errors, mapped in one place to an HTTP status and a JSON-RPC error code
+// (docs/errors.md; request-signing contract §5). Codes outside the JSON-RPC reserved range are the
+// sidecar's; -32600 is used for HTTP framing errors, where no JSON-RPC message could be read.
+
+#include <string>
+#include <string_view>
+
+namespace sidecar::proxy {
+
+enum class SidecarError {
+  BadRequest,          // 400, malformed or ambiguous HTTP framing
+  HeaderTimeout,       // 408
+  BodyTooLarge,        // 413
+  ExpectationFailed,   // 417
+  HeaderTooLarge,      // 431
+  TooManyConnections,  // 503
+  UpstreamUnavailable, // 502 / -31004
+  UpstreamTimeout,     // 504 / -31005
+};
+
+struct ErrorInfo {
+  int httpStatus;
+  int rpcCode;
+  const char* message; // JSON-RPC error message
+  const char* reason;  // machine-readable reason (metrics label, data.reason)
+};
+
+const ErrorInfo& errorInfo(SidecarError e);
+
+// A complete HTTP/1.1 response carrying a JSON-RPC error body. The body echoes the id of the
+// request when `requestBody` is a single JSON-RPC request, else null. `detail` says, for a person,
+// what went wrong and what to do. With `close`, the response says `Connection: close`.
+std::string buildErrorResponse(SidecarError e, std::string_view detail, std::string_view requestBody,
+                               bool close);
+
+// The JSON text of the `id` of a single JSON-RPC request in `body`, or "null".
+std::string jsonRpcIdOf(std::string_view body);
+
+} // namespace sidecar::proxy

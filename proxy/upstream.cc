@@ -1,0 +1,394 @@
+#include "proxy/upstream.h"
+
+#include <algorithm>
+#include <cassert>
+
+namespace sidecar::proxy {
+
+namespace {
+UpstreamConn* selfOf(llhttp_t* p) { return static_cast<UpstreamConn*>(p->data); }
+} // namespace
+
+// ---- UpstreamPool ----------------------------------------------------------------------------
+
+UpstreamPool::UpstreamPool(uv_loop_t* loop, const sockaddr_storage& addr, PoolConfig config,
+                           metrics::WorkerStats& stats, BufferPool& buffers)
+    : loop_(loop), addr_(addr), config_(config), stats_(stats), buffers_(buffers) {}
+
+UpstreamConn* UpstreamPool::acquire() {
+  // LIFO: the most recently used connection is the least likely to have been closed by the
+  // server's own keep-alive timer.
+  if (!idle_.empty()) {
+    UpstreamConn* c = idle_.back();
+    idle_.pop_back();
+    stats_.upstreamIdle.add(-1);
+    c->state_ = UpstreamConn::State::Active;
+    return c;
+  }
+  auto* c = new UpstreamConn(*this);
+  stats_.upstreamConnects.inc();
+  c->connect();
+  return c;
+}
+
+void UpstreamPool::release(UpstreamConn* c) {
+  if (closing_ || idle_.size() >= config_.maxIdle) {
+    c->close();
+    return;
+  }
+  c->state_ = UpstreamConn::State::Idle;
+  idle_.push_back(c);
+  stats_.upstreamIdle.add(1);
+  c->armTimer(config_.keepaliveMs);
+}
+
+void UpstreamPool::forget(UpstreamConn* c) {
+  auto it = std::find(idle_.begin(), idle_.end(), c);
+  if (it == idle_.end()) return;
+  idle_.erase(it);
+  stats_.upstreamIdle.add(-1);
+}
+
+void UpstreamPool::closeAll() {
+  closing_ = true;
+  std::vector<UpstreamConn*> idle;
+  idle.swap(idle_);
+  stats_.upstreamIdle.add(-static_cast<int64_t>(idle.size()));
+  for (UpstreamConn* c : idle) c->close();
+}
+
+// ---- UpstreamConn ------------------------------------------------------------------------------
+
+const llhttp_settings_t* UpstreamConn::settings() {
+  static const llhttp_settings_t s = [] {
+    llhttp_settings_t v;
+    llhttp_settings_init(&v);
+    v.on_status = onStatus;
+    v.on_header_field = onHeaderField;
+    v.on_header_field_complete = onHeaderFieldComplete;
+    v.on_header_value = onHeaderValue;
+    v.on_header_value_complete = onHeaderValueComplete;
+    v.on_headers_complete = onHeadersComplete;
+    v.on_body = onBody;
+    v.on_message_complete = onMessageComplete;
+    return v;
+  }();
+  return &s;
+}
+
+UpstreamConn::UpstreamConn(UpstreamPool& pool) : pool_(pool) {
+  uv_tcp_init(pool_.loop_, &tcp_);
+  tcp_.data = this;
+  uv_timer_init(pool_.loop_, &timer_);
+  timer_.data = this;
+  openHandles_ = 2;
+  connectReq_.data = this;
+  writeReq_.data = this;
+}
+
+bool UpstreamConn::connect() {
+  state_ = State::Connecting;
+  int rc = uv_tcp_connect(&connectReq_, &tcp_, reinterpret_cast<const sockaddr*>(&pool_.addr_),
+                          onConnect);
+  if (rc != 0) {
+    // No callback will run: report the failure when the request is started (next loop turn is
+    // not needed; start() checks the state).
+    state_ = State::Closing;
+    close();
+    return false;
+  }
+  armTimer(pool_.config_.connectTimeoutMs);
+  return true;
+}
+
+void UpstreamConn::start(UpstreamSink* sink, std::string_view head, std::string_view body,
+                         bool noBody) {
+  sink_ = sink;
+  head_ = head;
+  body_ = body;
+  noBody_ = noBody;
+  ++useCount_;
+  responseStarted_ = headDelivered_ = complete_ = informational_ = inField_ = false;
+  reasonOff_ = reasonLen_ = 0;
+  headBuf_.clear();
+  headerOffsets_.clear();
+  llhttp_init(&parser_, HTTP_RESPONSE, settings());
+  parser_.data = this;
+  if (state_ == State::Closing) {
+    // connect() could not even start (e.g. no file descriptors left).
+    UpstreamSink* s = sink_;
+    sink_ = nullptr;
+    s->onUpstreamError(metrics::UpstreamError::ConnectFailed, false, false);
+    return;
+  }
+  if (state_ == State::Connecting) {
+    sendWhenConnected_ = true;
+    return;
+  }
+  state_ = State::Active;
+  writeRequest();
+}
+
+void UpstreamConn::writeRequest() {
+  uv_buf_t bufs[2] = {uv_buf_init(const_cast<char*>(head_.data()), static_cast<unsigned>(head_.size())),
+                      uv_buf_init(const_cast<char*>(body_.data()), static_cast<unsigned>(body_.size()))};
+  int rc = uv_write(&writeReq_, reinterpret_cast<uv_stream_t*>(&tcp_), bufs, body_.empty() ? 1 : 2,
+                    onWrite);
+  if (rc != 0) {
+    fail(metrics::UpstreamError::Reset);
+    return;
+  }
+  writePending_ = true;
+  armTimer(pool_.config_.responseTimeoutMs);
+  if (!reading_) startReading();
+}
+
+void UpstreamConn::startReading() {
+  if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), onAlloc, onRead) == 0) reading_ = true;
+}
+
+void UpstreamConn::armTimer(uint64_t ms) { uv_timer_start(&timer_, onTimer, ms, 0); }
+
+void UpstreamConn::abort() {
+  sink_ = nullptr;
+  close();
+}
+
+void UpstreamConn::pauseReading() {
+  if (paused_ || state_ != State::Active) return;
+  paused_ = true;
+  uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+  reading_ = false;
+}
+
+void UpstreamConn::resumeReading() {
+  if (!paused_ || state_ != State::Active) return;
+  paused_ = false;
+  startReading();
+}
+
+void UpstreamConn::close() {
+  if (closeStarted_) return;
+  closeStarted_ = true;
+  pool_.forget(this);
+  state_ = State::Closing;
+  sink_ = nullptr;
+  uv_timer_stop(&timer_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), onClose);
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), onClose);
+}
+
+void UpstreamConn::onClose(uv_handle_t* h) {
+  auto* c = static_cast<UpstreamConn*>(h->data);
+  if (--c->openHandles_ > 0) return;
+  if (c->rbuf_) BufferPool::unref(c->rbuf_);
+  delete c;
+}
+
+void UpstreamConn::fail(metrics::UpstreamError kind) {
+  pool_.stats_.upstreamErrors[static_cast<size_t>(kind)].inc();
+  UpstreamSink* s = sink_;
+  bool started = responseStarted_, wasReused = reused();
+  close();
+  if (s) s->onUpstreamError(kind, started, wasReused);
+}
+
+void UpstreamConn::finishResponse(bool reusable) {
+  UpstreamSink* s = sink_;
+  sink_ = nullptr;
+  uv_timer_stop(&timer_);
+  // A connection is reused only when the request was fully written, the response is complete,
+  // and the server allows keep-alive.
+  if (reusable && !writePending_) {
+    paused_ = false;
+    if (!reading_) startReading(); // an idle connection keeps reading to notice the server's close
+    pool_.release(this);
+  } else {
+    close();
+  }
+  if (s) s->onUpstreamComplete();
+}
+
+void UpstreamConn::onConnect(uv_connect_t* req, int status) {
+  auto* c = static_cast<UpstreamConn*>(req->data);
+  if (c->state_ == State::Closing) return;
+  if (status != 0) {
+    c->fail(metrics::UpstreamError::ConnectFailed);
+    return;
+  }
+  uv_tcp_nodelay(&c->tcp_, 1);
+  c->state_ = State::Active;
+  if (c->sendWhenConnected_) {
+    c->sendWhenConnected_ = false;
+    c->writeRequest();
+  }
+}
+
+void UpstreamConn::onWrite(uv_write_t* req, int status) {
+  auto* c = static_cast<UpstreamConn*>(req->data);
+  c->writePending_ = false;
+  if (c->state_ == State::Closing) return;
+  if (status != 0) {
+    c->fail(metrics::UpstreamError::Reset);
+    return;
+  }
+  // The response may have completed before the request was fully written (an early answer).
+  if (c->complete_ && c->sink_ == nullptr && c->state_ == State::Active) c->close();
+}
+
+void UpstreamConn::onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
+  auto* c = static_cast<UpstreamConn*>(h->data);
+  if (!c->rbuf_) c->rbuf_ = c->pool_.buffers_.take();
+  *buf = uv_buf_init(c->rbuf_->data, ReadBuffer::kSize);
+}
+
+void UpstreamConn::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
+  auto* c = static_cast<UpstreamConn*>(s->data);
+  if (nread == 0) return;
+  if (c->state_ == State::Closing) return;
+  if (c->state_ == State::Idle) {
+    // Data or EOF on an idle connection: the server closed it (or misbehaves). Drop it.
+    c->close();
+    return;
+  }
+  if (nread < 0) {
+    if (nread == UV_EOF && c->responseStarted_ && llhttp_message_needs_eof(&c->parser_)) {
+      llhttp_finish(&c->parser_);
+      if (c->complete_) {
+        if (c->sink_) c->sink_->onUpstreamReadEnd();
+        c->finishResponse(false);
+        return;
+      }
+    }
+    c->fail(metrics::UpstreamError::Reset);
+    return;
+  }
+  c->responseStarted_ = true;
+  const char* base = c->rbuf_->data;
+  llhttp_errno_t err = llhttp_execute(&c->parser_, base, static_cast<size_t>(nread));
+  bool trailing = err == HPE_PAUSED && c->complete_ &&
+                  llhttp_get_error_pos(&c->parser_) != base + nread;
+  if (c->state_ == State::Closing) return; // the sink aborted during a callback
+  if (c->sink_) c->sink_->onUpstreamReadEnd();
+  if (c->state_ == State::Closing) return;
+  // Keep the buffer only if no pending client write references it.
+  if (c->rbuf_ && c->rbuf_->refs > 1) {
+    BufferPool::unref(c->rbuf_);
+    c->rbuf_ = nullptr;
+  }
+  if (err == HPE_PAUSED && c->complete_) {
+    // Bytes after the response on a connection with one request in flight: the server is
+    // confused; do not reuse the connection.
+    c->finishResponse(!trailing && llhttp_should_keep_alive(&c->parser_));
+    return;
+  }
+  if (err != HPE_OK) c->fail(metrics::UpstreamError::BadResponse);
+}
+
+void UpstreamConn::onTimer(uv_timer_t* t) {
+  auto* c = static_cast<UpstreamConn*>(t->data);
+  switch (c->state_) {
+  case State::Idle:
+    c->close();
+    break;
+  case State::Connecting:
+    c->fail(metrics::UpstreamError::ConnectFailed);
+    break;
+  case State::Active:
+    c->fail(metrics::UpstreamError::Timeout);
+    break;
+  case State::Closing:
+    break;
+  }
+}
+
+int UpstreamConn::onStatus(llhttp_t* p, const char* at, size_t len) {
+  UpstreamConn* c = selfOf(p);
+  if (c->reasonLen_ == 0) c->reasonOff_ = static_cast<uint32_t>(c->headBuf_.size());
+  c->headBuf_.append(at, len);
+  c->reasonLen_ += static_cast<uint32_t>(len);
+  return 0;
+}
+
+int UpstreamConn::onHeaderField(llhttp_t* p, const char* at, size_t len) {
+  UpstreamConn* c = selfOf(p);
+  if (c->headBuf_.size() + len > (256 << 10)) return -1; // absurd response head
+  if (!c->inField_) {
+    c->inField_ = true;
+    c->headerOffsets_.push_back(static_cast<uint32_t>(c->headBuf_.size()));
+    c->headerOffsets_.push_back(0);
+    c->headerOffsets_.push_back(0);
+    c->headerOffsets_.push_back(0);
+  }
+  c->headBuf_.append(at, len);
+  c->headerOffsets_[c->headerOffsets_.size() - 3] += static_cast<uint32_t>(len);
+  return 0;
+}
+
+int UpstreamConn::onHeaderFieldComplete(llhttp_t* p) {
+  UpstreamConn* c = selfOf(p);
+  c->inField_ = false;
+  c->headerOffsets_[c->headerOffsets_.size() - 2] = static_cast<uint32_t>(c->headBuf_.size());
+  return 0;
+}
+
+int UpstreamConn::onHeaderValue(llhttp_t* p, const char* at, size_t len) {
+  UpstreamConn* c = selfOf(p);
+  if (c->headBuf_.size() + len > (256 << 10)) return -1;
+  c->headBuf_.append(at, len);
+  c->headerOffsets_.back() += static_cast<uint32_t>(len);
+  return 0;
+}
+
+int UpstreamConn::onHeaderValueComplete(llhttp_t* p) {
+  selfOf(p)->inField_ = false;
+  return 0;
+}
+
+int UpstreamConn::onHeadersComplete(llhttp_t* p) {
+  UpstreamConn* c = selfOf(p);
+  if (p->status_code >= 100 && p->status_code < 200 && p->status_code != 101) {
+    // Interim response (100 Continue, 103 Early Hints): not forwarded; the final one follows.
+    c->informational_ = true;
+    return 0;
+  }
+  uv_timer_stop(&c->timer_); // the response has begun: a streaming answer may run on
+  ResponseHead head;
+  head.status = p->status_code;
+  head.reason = std::string_view(c->headBuf_).substr(c->reasonOff_, c->reasonLen_);
+  const auto& o = c->headerOffsets_;
+  head.headers.reserve(o.size() / 4);
+  for (size_t i = 0; i + 3 < o.size(); i += 4)
+    head.headers.emplace_back(std::string_view(c->headBuf_).substr(o[i], o[i + 1]),
+                              std::string_view(c->headBuf_).substr(o[i + 2], o[i + 3]));
+  head.chunked = (p->flags & F_CHUNKED) != 0;
+  head.hasLength = (p->flags & F_CONTENT_LENGTH) != 0;
+  head.contentLength = head.hasLength ? p->content_length : 0;
+  bool skipBody = c->noBody_;
+  head.needsEof = !skipBody && llhttp_message_needs_eof(p);
+  c->headDelivered_ = true;
+  if (c->sink_) c->sink_->onUpstreamHead(head);
+  if (c->state_ == State::Closing) return -1;
+  return skipBody ? 1 : 0; // 1: a response to HEAD has no body whatever its headers say
+}
+
+int UpstreamConn::onBody(llhttp_t* p, const char* at, size_t len) {
+  UpstreamConn* c = selfOf(p);
+  if (c->sink_) c->sink_->onUpstreamBody(std::string_view(at, len), c->rbuf_);
+  return c->state_ == State::Closing ? -1 : 0;
+}
+
+int UpstreamConn::onMessageComplete(llhttp_t* p) {
+  UpstreamConn* c = selfOf(p);
+  if (c->informational_) {
+    c->informational_ = false;
+    c->headBuf_.clear();
+    c->headerOffsets_.clear();
+    c->reasonLen_ = 0;
+    return 0;
+  }
+  c->complete_ = true;
+  return HPE_PAUSED;
+}
+
+} // namespace sidecar::proxy

@@ -1,0 +1,96 @@
+#pragma once
+// A worker: one thread, one libuv loop, its own listening socket on the shared MCP port
+// (SO_REUSEPORT spreads connections over workers in the kernel), its own upstream pool and
+// buffers. Nothing on the request path is shared between workers except the connection count.
+
+#include <sys/socket.h>
+#include <uv.h>
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <thread>
+#include <unordered_set>
+
+#include "common/log.h"
+#include "config/serve_config.h"
+#include "metrics/metrics.h"
+#include "metrics/stats.h"
+#include "proxy/buffer_pool.h"
+#include "proxy/request_parser.h"
+#include "proxy/upstream.h"
+
+namespace sidecar::proxy {
+
+class ClientConn;
+
+// Read-only after start, or atomic: shared by all workers.
+struct WorkerShared {
+  const config::ServeConfig* cfg = nullptr;
+  sockaddr_storage upstreamAddr{};
+  std::string upstreamAuthority; // Host header toward the upstream
+  ParserLimits limits;
+  std::atomic<uint32_t> connections{0};
+  metrics::ProcessState* process = nullptr;
+};
+
+class Worker {
+public:
+  // `listenFd` is a bound (not yet listening) socket; the worker takes ownership.
+  // `onFinished` runs on the worker's thread when it has stopped.
+  Worker(unsigned index, WorkerShared& shared, int listenFd, std::function<void()> onFinished);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Starts the thread; false with `error` set when the listener cannot start.
+  bool start(std::string& error);
+  // Thread-safe: stop accepting, finish in-flight requests, then stop.
+  void drain();
+  // Thread-safe: close every connection now, then stop.
+  void stop();
+  void join();
+
+  const metrics::WorkerStats& stats() const { return stats_; }
+
+  // For the connections of this worker (worker thread only).
+  uv_loop_t* loop() { return &loop_; }
+  UpstreamPool& pool() { return pool_; }
+  metrics::WorkerStats& mutableStats() { return stats_; }
+  const WorkerShared& shared() const { return shared_; }
+  WorkerShared& sharedMutable() { return shared_; }
+  bool draining() const { return draining_; }
+  char* readBuffer() { return readBuffer_; }
+  log::RateLimiter& warnLimiter() { return warnLimiter_; }
+  void connectionOpened(ClientConn* c);
+  void connectionClosed(ClientConn* c);
+
+  static constexpr size_t kReadBufferSize = 64 * 1024;
+
+private:
+  void run();
+  void beginDrain();
+  void maybeFinish();
+  static void onConnection(uv_stream_t* server, int status);
+  static void onAsync(uv_async_t* a);
+
+  unsigned index_;
+  WorkerShared& shared_;
+  int listenFd_;
+  std::function<void()> onFinished_;
+  uv_loop_t loop_;
+  uv_tcp_t listener_;
+  uv_async_t async_;
+  std::atomic<int> command_{0}; // 1 drain, 2 stop
+  bool draining_ = false;
+  bool finishing_ = false;
+  metrics::WorkerStats stats_;
+  BufferPool buffers_;
+  UpstreamPool pool_;
+  std::unordered_set<ClientConn*> conns_;
+  char readBuffer_[kReadBufferSize];
+  log::RateLimiter warnLimiter_{20, 1000000000ull};
+  std::thread thread_;
+};
+
+} // namespace sidecar::proxy
