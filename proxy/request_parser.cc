@@ -39,6 +39,7 @@ void RequestParser::reset() {
   started_ = headersComplete_ = complete_ = expectContinue_ = chunked_ = inField_ = false;
   keepAlive_ = true;
   headBytes_ = 0;
+  prevFeedLastByte_ = 0;
   url_.clear();
   head_.clear();
   headers_.clear();
@@ -62,7 +63,9 @@ bool RequestParser::countHeadBytes(size_t len) {
 }
 
 RequestParser::Status RequestParser::feed(const char* data, size_t len, size_t& consumed) {
+  feedStart_ = data;
   llhttp_errno_t err = llhttp_execute(&parser_, data, len);
+  if (len > 0) prevFeedLastByte_ = data[len - 1];
   if (err == HPE_OK) {
     consumed = len;
     return Status::NeedMore;
@@ -123,10 +126,12 @@ int RequestParser::onHeaderValue(llhttp_t* p, const char* at, size_t len) {
   RequestParser* s = self(p);
   if (!s->countHeadBytes(len))
     return s->fail(431, metrics::HttpReject::HeaderTooLarge, "request headers too large");
-  // llhttp (non-strict) accepts obsolete line folding and hands the folded line to us with its
-  // CR/LF inside the value; RFC 9112 §5.2 lets a server refuse it, and a proxy must not pass a
-  // header that the next hop may read differently.
-  if (memchr(at, '\n', len) || memchr(at, '\r', len))
+  // llhttp 8.1 (non-strict) accepts obsolete line folding: it skips the CRLF and hands us the
+  // continuation line as another value piece. A value piece never legitimately starts right after
+  // a line end (the first follows "Name:"), so that is how a fold shows. RFC 9112 §5.2 lets a
+  // server refuse folding, and a proxy must not pass a header the next hop may read differently.
+  char before = at > s->feedStart_ ? at[-1] : s->prevFeedLastByte_;
+  if (before == '\n' || before == '\r' || memchr(at, '\n', len) || memchr(at, '\r', len))
     return s->fail(400, metrics::HttpReject::BadRequest,
                    "obsolete line folding in a header value is not accepted");
   s->head_.append(at, len);

@@ -105,6 +105,8 @@ private:
   bool chunked_ = false;
   bool inField_ = false;
   uint64_t headBytes_ = 0;
+  const char* feedStart_ = nullptr; // the buffer being parsed (fold detection)
+  char prevFeedLastByte_ = 0;       // the last byte of the previous buffer
   std::string url_;
   std::string head_; // header names and values, back to back; headers_ index into it
   std::vector<HeaderPos> headers_;
