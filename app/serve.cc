@@ -177,6 +177,18 @@ int runServe(const config::ServeConfig& cfg) {
   uint16_t port = 0;
   std::vector<int> fds;
   config::HostPort listen = cfg.listen;
+  {
+    // SO_REUSEPORT would let a second sidecar (same user) bind this port too and silently take
+    // half the connections. An exclusive bind first proves the port is free (and picks one for
+    // port 0); the workers' shared sockets then bind it.
+    auto exclusive = proxy::bindListenSocket(listen, false, port);
+    if (!exclusive.ok()) {
+      log::error("cannot start", {{"error", exclusive.error()}, {"key", "--listen"}});
+      return 1;
+    }
+    close(*exclusive);
+    listen.port = port;
+  }
   for (unsigned i = 0; i < cfg.workers; ++i) {
     auto fd = proxy::bindListenSocket(listen, true, port);
     if (!fd.ok()) {
