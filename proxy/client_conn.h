@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "proxy/deadline_timer.h"
 #include "proxy/request_parser.h"
 #include "proxy/sidecar_error.h"
 #include "proxy/upstream.h"
@@ -65,12 +66,12 @@ private:
   static void onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
   static void onWrite(uv_write_t* req, int status);
   static void onShutdown(uv_shutdown_t* req, int status);
-  static void onTimer(uv_timer_t* t);
+  static void onTimer(void* self);
   static void onClose(uv_handle_t* h);
 
   Worker& worker_;
   uv_tcp_t tcp_;
-  uv_timer_t timer_;
+  DeadlineTimer timer_;
   uv_shutdown_t shutdownReq_;
   int openHandles_ = 0;
   bool closeStarted_ = false;

@@ -17,6 +17,23 @@ bool namedInConnection(const Headers& connectionValues, std::string_view name) {
   return false;
 }
 
+// Whether the Connection values name any field besides the keep-alive/close options, i.e.
+// whether each header must be checked against them.
+template <typename Values> bool namesFields(const Values& connectionValues) {
+  for (std::string_view v : connectionValues) {
+    while (!v.empty()) {
+      size_t comma = v.find(',');
+      std::string_view t = v.substr(0, comma);
+      while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+      while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
+      if (!t.empty() && !iequals(t, "keep-alive") && !iequals(t, "close")) return true;
+      if (comma == std::string_view::npos) break;
+      v.remove_prefix(comma + 1);
+    }
+  }
+  return false;
+}
+
 void appendHeader(std::string& out, std::string_view name, std::string_view value) {
   out.append(name);
   out.append(": ");
@@ -45,6 +62,7 @@ void buildUpstreamRequestHead(const RequestParser& req, std::string_view clientI
     else if (iequals(n, "host")) host = req.headerValue(i);
   }
   std::span<const std::string_view> conn(connection, nconn);
+  if (nconn && !namesFields(conn)) nconn = 0;
   std::string forwardedFor;
   for (size_t i = 0; i < req.headerCount(); ++i) {
     std::string_view n = req.headerName(i);
@@ -89,6 +107,7 @@ void buildClientResponseHead(const ResponseHead& head, bool chunked, bool keepAl
   for (const auto& [n, v] : head.headers)
     if (iequals(n, "connection") && nconn < 4) connection[nconn++] = v;
   std::span<const std::string_view> conn(connection, nconn);
+  if (nconn && !namesFields(conn)) nconn = 0;
   for (const auto& [n, v] : head.headers) {
     if (isHopByHop(n) || (nconn && namedInConnection(conn, n))) continue;
     if (chunked && iequals(n, "content-length")) continue;

@@ -79,8 +79,7 @@ const llhttp_settings_t* UpstreamConn::settings() {
 UpstreamConn::UpstreamConn(UpstreamPool& pool) : pool_(pool) {
   uv_tcp_init(pool_.loop_, &tcp_);
   tcp_.data = this;
-  uv_timer_init(pool_.loop_, &timer_);
-  timer_.data = this;
+  timer_.init(pool_.loop_, this, onTimer);
   openHandles_ = 2;
   connectReq_.data = this;
   writeReq_.data = this;
@@ -147,7 +146,7 @@ void UpstreamConn::startReading() {
   if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), onAlloc, onRead) == 0) reading_ = true;
 }
 
-void UpstreamConn::armTimer(uint64_t ms) { uv_timer_start(&timer_, onTimer, ms, 0); }
+void UpstreamConn::armTimer(uint64_t ms) { timer_.arm(ms); }
 
 void UpstreamConn::abort() {
   sink_ = nullptr;
@@ -173,8 +172,7 @@ void UpstreamConn::close() {
   pool_.forget(this);
   state_ = State::Closing;
   sink_ = nullptr;
-  uv_timer_stop(&timer_);
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), onClose);
+  timer_.close(onClose);
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), onClose);
 }
 
@@ -196,7 +194,7 @@ void UpstreamConn::fail(metrics::UpstreamError kind) {
 void UpstreamConn::finishResponse(bool reusable) {
   UpstreamSink* s = sink_;
   sink_ = nullptr;
-  uv_timer_stop(&timer_);
+  timer_.disarm();
   // A connection is reused only when the request was fully written, the response is complete,
   // and the server allows keep-alive.
   if (reusable && !writePending_) {
@@ -285,8 +283,8 @@ void UpstreamConn::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
   if (err != HPE_OK) c->fail(metrics::UpstreamError::BadResponse);
 }
 
-void UpstreamConn::onTimer(uv_timer_t* t) {
-  auto* c = static_cast<UpstreamConn*>(t->data);
+void UpstreamConn::onTimer(void* self) {
+  auto* c = static_cast<UpstreamConn*>(self);
   switch (c->state_) {
   case State::Idle:
     c->close();
@@ -352,12 +350,12 @@ int UpstreamConn::onHeadersComplete(llhttp_t* p) {
     c->informational_ = true;
     return 0;
   }
-  uv_timer_stop(&c->timer_); // the response has begun: a streaming answer may run on
-  ResponseHead head;
+  c->timer_.disarm(); // the response has begun: a streaming answer may run on
+  ResponseHead& head = c->resp_;
+  head.headers.clear();
   head.status = p->status_code;
   head.reason = std::string_view(c->headBuf_).substr(c->reasonOff_, c->reasonLen_);
   const auto& o = c->headerOffsets_;
-  head.headers.reserve(o.size() / 4);
   for (size_t i = 0; i + 3 < o.size(); i += 4)
     head.headers.emplace_back(std::string_view(c->headBuf_).substr(o[i], o[i + 1]),
                               std::string_view(c->headBuf_).substr(o[i + 2], o[i + 3]));

@@ -19,6 +19,7 @@
 
 #include "metrics/stats.h"
 #include "proxy/buffer_pool.h"
+#include "proxy/deadline_timer.h"
 
 namespace sidecar::proxy {
 
@@ -81,7 +82,7 @@ private:
   static void onWrite(uv_write_t* req, int status);
   static void onAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
   static void onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
-  static void onTimer(uv_timer_t* t);
+  static void onTimer(void* self);
   static void onClose(uv_handle_t* h);
 
   static int onStatus(llhttp_t* p, const char* at, size_t len);
@@ -96,7 +97,7 @@ private:
 
   UpstreamPool& pool_;
   uv_tcp_t tcp_;
-  uv_timer_t timer_;
+  DeadlineTimer timer_;
   uv_connect_t connectReq_;
   uv_write_t writeReq_;
   int openHandles_ = 0;
@@ -120,6 +121,7 @@ private:
   bool inField_ = false;
   std::string headBuf_;
   std::vector<uint32_t> headerOffsets_; // nameOff, nameLen, valueOff, valueLen per header
+  ResponseHead resp_;                   // reused: its vector keeps its capacity
   uint32_t reasonOff_ = 0, reasonLen_ = 0;
   ReadBuffer* rbuf_ = nullptr;
 };

@@ -19,6 +19,7 @@
 #include "proxy/buffer_pool.h"
 #include "proxy/request_parser.h"
 #include "proxy/upstream.h"
+#include "proxy/write_batch.h"
 
 namespace sidecar::proxy {
 
@@ -56,6 +57,7 @@ public:
   // For the connections of this worker (worker thread only).
   uv_loop_t* loop() { return &loop_; }
   UpstreamPool& pool() { return pool_; }
+  WriteBatchPool& batches() { return batches_; }
   metrics::WorkerStats& mutableStats() { return stats_; }
   const WorkerShared& shared() const { return shared_; }
   WorkerShared& sharedMutable() { return shared_; }
@@ -86,6 +88,7 @@ private:
   bool finishing_ = false;
   metrics::WorkerStats stats_;
   BufferPool buffers_;
+  WriteBatchPool batches_;
   UpstreamPool pool_;
   std::unordered_set<ClientConn*> conns_;
   char readBuffer_[kReadBufferSize];
