@@ -21,7 +21,7 @@ say() { echo "install-deps: $*" >&2; }
 build_pkgs=(build-essential cmake ninja-build pkg-config clang clang-format libclang-rt-14-dev
   libuv1-dev node-llhttp libssl-dev libsodium-dev rapidjson-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libcurl4-openssl-dev libyaml-cpp-dev libcli11-dev curl ca-certificates)
-test_pkgs=(wrk nginx-light procps)
+test_pkgs=(wrk nginx-light procps prometheus)
 
 missing=()
 check() { for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done; }
