@@ -13,7 +13,8 @@ int main(int argc, char** argv) {
   using namespace sidecar;
   CLI::App app{"mcp-sidecar: a local verification proxy for MCP servers.\n"
                "Docs: README.md and docs/ in the repository."};
-  app.set_version_flag("--version", std::string("mcp-sidecar ") + kVersion + " (" + kGitRevision + ")");
+  app.set_version_flag("--version",
+                       std::string("mcp-sidecar ") + kVersion + " (" + kGitRevision + ")");
   app.require_subcommand(1);
 
   CLI::App* serve = app.add_subcommand(

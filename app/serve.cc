@@ -49,7 +49,8 @@ std::string statusJson(Server& s) {
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   uint64_t responses = 0, active = 0;
   for (auto& wk : s.workers) {
-    for (size_t c = 1; c <= 5; ++c) responses += wk->stats().responsesByClass[c].get();
+    for (size_t c = 1; c <= 5; ++c)
+      responses += wk->stats().responsesByClass[c].get();
     active += static_cast<uint64_t>(wk->stats().connectionsActive.get());
   }
   w.StartObject();
@@ -77,20 +78,23 @@ std::string statusJson(Server& s) {
   w.Key("responses_total");
   w.Uint64(responses);
   w.Key("verify");
-  w.String(s.cfg.verify == config::VerifyMode::Off ? "off"
+  w.String(s.cfg.verify == config::VerifyMode::Off       ? "off"
            : s.cfg.verify == config::VerifyMode::Monitor ? "monitor"
-                                                          : "enforce");
+                                                         : "enforce");
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize()) + "\n";
 }
 
 proxy::AdminResponse handleAdmin(Server& s, const proxy::RequestParser& req) {
   std::string_view path = req.url();
-  if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
+  if (auto q = path.find('?'); q != std::string_view::npos)
+    path = path.substr(0, q);
   bool get = req.method() == HTTP_GET || req.method() == HTTP_HEAD;
-  if (path == "/healthz" && get) return {200, "text/plain; charset=utf-8", "ok\n"};
+  if (path == "/healthz" && get)
+    return {200, "text/plain; charset=utf-8", "ok\n"};
   if (path == "/readyz" && get) {
-    if (s.draining) return {503, "application/json", "{\"ready\":false,\"reason\":\"draining\"}\n"};
+    if (s.draining)
+      return {503, "application/json", "{\"ready\":false,\"reason\":\"draining\"}\n"};
     if (s.process.upstreamUp.load() != 1) {
       rapidjson::StringBuffer buf;
       rapidjson::Writer<rapidjson::StringBuffer> w(buf);
@@ -107,7 +111,8 @@ proxy::AdminResponse handleAdmin(Server& s, const proxy::RequestParser& req) {
   }
   if (path == "/metrics" && get)
     return {200, "text/plain; version=0.0.4; charset=utf-8", s.metrics->serialize()};
-  if (path == "/status" && get) return {200, "application/json", statusJson(s)};
+  if (path == "/status" && get)
+    return {200, "application/json", statusJson(s)};
   if (path == "/healthz" || path == "/readyz" || path == "/metrics" || path == "/status")
     return {405, "text/plain; charset=utf-8", "use GET\n"};
   return {404, "text/plain; charset=utf-8",
@@ -115,10 +120,13 @@ proxy::AdminResponse handleAdmin(Server& s, const proxy::RequestParser& req) {
 }
 
 void closeMain(Server& s) {
-  if (s.stopping) return;
+  if (s.stopping)
+    return;
   s.stopping = true;
-  if (s.admin) s.admin->close();
-  if (s.probe) s.probe->stop();
+  if (s.admin)
+    s.admin->close();
+  if (s.probe)
+    s.probe->stop();
   uv_close(reinterpret_cast<uv_handle_t*>(&s.sigterm), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&s.sigint), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&s.workerDone), nullptr);
@@ -129,19 +137,23 @@ void beginDrain(Server& s, int signum) {
   if (s.draining) {
     log::warn("second signal: stopping now without waiting for in-flight requests",
               {{"signal", signum}});
-    for (auto& w : s.workers) w->stop();
+    for (auto& w : s.workers)
+      w->stop();
     return;
   }
   s.draining = true;
   log::info("draining: no new connections; waiting for in-flight requests",
-            {{"signal", signum}, {"drain_timeout_ms", static_cast<unsigned long long>(s.cfg.drainTimeoutMs)}});
-  for (auto& w : s.workers) w->drain();
+            {{"signal", signum},
+             {"drain_timeout_ms", static_cast<unsigned long long>(s.cfg.drainTimeoutMs)}});
+  for (auto& w : s.workers)
+    w->drain();
   uv_timer_start(
       &s.drainTimer,
       [](uv_timer_t* t) {
         auto* sv = static_cast<Server*>(t->data);
         log::warn("drain timeout reached: closing the remaining connections");
-        for (auto& w : sv->workers) w->stop();
+        for (auto& w : sv->workers)
+          w->stop();
       },
       s.cfg.drainTimeoutMs, 0);
 }
@@ -162,8 +174,8 @@ int runServe(const config::ServeConfig& cfg) {
 
   auto upstreamAddr = proxy::resolveAddress(cfg.upstream->host, cfg.upstream->port);
   if (!upstreamAddr.ok()) {
-    log::error("cannot start: upstream address", {{"error", upstreamAddr.error()},
-                                                  {"hint", "check --upstream"}});
+    log::error("cannot start: upstream address",
+               {{"error", upstreamAddr.error()}, {"hint", "check --upstream"}});
     return 1;
   }
   s.shared.cfg = &cfg;
@@ -193,7 +205,8 @@ int runServe(const config::ServeConfig& cfg) {
     auto fd = proxy::bindListenSocket(listen, true, port);
     if (!fd.ok()) {
       log::error("cannot start", {{"error", fd.error()}, {"key", "--listen"}});
-      for (int f : fds) close(f);
+      for (int f : fds)
+        close(f);
       return 1;
     }
     fds.push_back(*fd);
@@ -204,7 +217,8 @@ int runServe(const config::ServeConfig& cfg) {
   auto adminFd = proxy::bindListenSocket(cfg.admin, false, adminPort);
   if (!adminFd.ok()) {
     log::error("cannot start", {{"error", adminFd.error()}, {"key", "--admin"}});
-    for (int f : fds) close(f);
+    for (int f : fds)
+      close(f);
     return 1;
   }
   config::HostPort adminHp = cfg.admin;
@@ -214,7 +228,8 @@ int runServe(const config::ServeConfig& cfg) {
   uv_loop_init(&s.loop);
   uv_async_init(&s.loop, &s.workerDone, [](uv_async_t* a) {
     auto* sv = static_cast<Server*>(a->data);
-    if (sv->finished.load() == sv->workers.size()) closeMain(*sv);
+    if (sv->finished.load() == sv->workers.size())
+      closeMain(*sv);
   });
   s.workerDone.data = &s;
   uv_timer_init(&s.loop, &s.drainTimer);
@@ -240,13 +255,14 @@ int runServe(const config::ServeConfig& cfg) {
   for (auto& w : s.workers) {
     if (!w->start(err)) {
       log::error("cannot start a worker", {{"error", err}});
-      for (auto& other : s.workers) other->stop();
+      for (auto& other : s.workers)
+        other->stop();
       return 1;
     }
   }
 
-  s.probe = std::make_unique<proxy::UpstreamProbe>(&s.loop, *upstreamAddr, cfg.upstream->authority(),
-                                                   cfg.upstream->path, s.process);
+  s.probe = std::make_unique<proxy::UpstreamProbe>(
+      &s.loop, *upstreamAddr, cfg.upstream->authority(), cfg.upstream->path, s.process);
   s.probe->onChange = [&s](bool up, const std::string& why) {
     if (up) {
       log::info("upstream is answering", {{"upstream", s.cfg.upstream->authority()}});
@@ -261,7 +277,9 @@ int runServe(const config::ServeConfig& cfg) {
   uv_signal_init(&s.loop, &s.sigterm);
   uv_signal_init(&s.loop, &s.sigint);
   s.sigterm.data = s.sigint.data = &s;
-  auto onSignal = [](uv_signal_t* h, int signum) { beginDrain(*static_cast<Server*>(h->data), signum); };
+  auto onSignal = [](uv_signal_t* h, int signum) {
+    beginDrain(*static_cast<Server*>(h->data), signum);
+  };
   uv_signal_start(&s.sigterm, onSignal, SIGTERM);
   uv_signal_start(&s.sigint, onSignal, SIGINT);
 
@@ -274,11 +292,13 @@ int runServe(const config::ServeConfig& cfg) {
                           {"version", kVersion}});
 
   uv_run(&s.loop, UV_RUN_DEFAULT);
-  for (auto& w : s.workers) w->join();
+  for (auto& w : s.workers)
+    w->join();
   s.admin.reset();
   s.probe.reset();
   uv_run(&s.loop, UV_RUN_DEFAULT);
-  if (uv_loop_close(&s.loop) != 0) log::warn("main loop closed with open handles");
+  if (uv_loop_close(&s.loop) != 0)
+    log::warn("main loop closed with open handles");
   log::info("stopped", {{"uptime_s", static_cast<double>(monoNowNs() - s.startNs) / 1e9}});
   return 0;
 }

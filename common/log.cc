@@ -25,7 +25,7 @@ struct Sink {
   size_t maxPending = 8 << 20;
   bool running = false;
   bool stopping = false;
-  uint64_t dropped = 0;         // total, for droppedLines()
+  uint64_t dropped = 0; // total, for droppedLines()
   uint64_t droppedUnreported = 0;
   std::thread thread;
 };
@@ -39,7 +39,8 @@ void writeAll(std::string_view data) {
   while (!data.empty()) {
     ssize_t n = ::write(STDERR_FILENO, data.data(), data.size());
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR)
+        continue;
       return; // stderr is gone: nothing better to do with a log line
     }
     data.remove_prefix(static_cast<size_t>(n));
@@ -60,14 +61,16 @@ void writerLoop() {
     writeAll(batch);
     batch.clear();
     if (lost) {
-      std::string line = "{\"ts\":\"" + rfc3339Now() +
-                         "\",\"level\":\"error\",\"msg\":\"log lines dropped: stderr could not keep "
-                         "up\",\"dropped\":" +
-                         std::to_string(lost) + "}\n";
+      std::string line =
+          "{\"ts\":\"" + rfc3339Now() +
+          "\",\"level\":\"error\",\"msg\":\"log lines dropped: stderr could not keep "
+          "up\",\"dropped\":" +
+          std::to_string(lost) + "}\n";
       writeAll(line);
     }
     lock.lock();
-    if (stop && s.pending.empty()) return;
+    if (stop && s.pending.empty())
+      return;
   }
 }
 
@@ -95,11 +98,16 @@ void appendField(rapidjson::Writer<rapidjson::StringBuffer>& w, const Field& f) 
 } // namespace
 
 bool parseLevel(std::string_view text, Level& out) {
-  if (text == "debug") out = Level::Debug;
-  else if (text == "info") out = Level::Info;
-  else if (text == "warn" || text == "warning") out = Level::Warn;
-  else if (text == "error") out = Level::Error;
-  else return false;
+  if (text == "debug")
+    out = Level::Debug;
+  else if (text == "info")
+    out = Level::Info;
+  else if (text == "warn" || text == "warning")
+    out = Level::Warn;
+  else if (text == "error")
+    out = Level::Error;
+  else
+    return false;
   return true;
 }
 
@@ -117,7 +125,9 @@ const char* levelName(Level level) {
   return "info";
 }
 
-void setLevel(Level level) { gLevel.store(static_cast<int>(level), std::memory_order_relaxed); }
+void setLevel(Level level) {
+  gLevel.store(static_cast<int>(level), std::memory_order_relaxed);
+}
 bool enabled(Level level) {
   return static_cast<int>(level) >= gLevel.load(std::memory_order_relaxed);
 }
@@ -133,7 +143,8 @@ void write(Level level, std::string_view msg, std::initializer_list<Field> field
   w.String(levelName(level));
   w.Key("msg");
   w.String(msg.data(), static_cast<rapidjson::SizeType>(msg.size()));
-  for (const Field& f : fields) appendField(w, f);
+  for (const Field& f : fields)
+    appendField(w, f);
   w.EndObject();
   std::string_view line(buf.GetString(), buf.GetSize());
 
@@ -155,13 +166,15 @@ void write(Level level, std::string_view msg, std::initializer_list<Field> field
   s.pending.append(line);
   s.pending.push_back('\n');
   lock.unlock();
-  if (wasEmpty) s.cv.notify_one();
+  if (wasEmpty)
+    s.cv.notify_one();
 }
 
 void start(size_t maxPendingBytes) {
   Sink& s = sink();
   std::lock_guard lock(s.mu);
-  if (s.running) return;
+  if (s.running)
+    return;
   s.maxPending = maxPendingBytes;
   s.running = true;
   s.stopping = false;
@@ -172,7 +185,8 @@ void stop() {
   Sink& s = sink();
   {
     std::lock_guard lock(s.mu);
-    if (!s.running) return;
+    if (!s.running)
+      return;
     s.stopping = true;
   }
   s.cv.notify_one();

@@ -59,13 +59,16 @@ bool enabled(Level level);
 void write(Level level, std::string_view msg, std::initializer_list<Field> fields = {});
 
 inline void debug(std::string_view msg, std::initializer_list<Field> f = {}) {
-  if (enabled(Level::Debug)) write(Level::Debug, msg, f);
+  if (enabled(Level::Debug))
+    write(Level::Debug, msg, f);
 }
 inline void info(std::string_view msg, std::initializer_list<Field> f = {}) {
-  if (enabled(Level::Info)) write(Level::Info, msg, f);
+  if (enabled(Level::Info))
+    write(Level::Info, msg, f);
 }
 inline void warn(std::string_view msg, std::initializer_list<Field> f = {}) {
-  if (enabled(Level::Warn)) write(Level::Warn, msg, f);
+  if (enabled(Level::Warn))
+    write(Level::Warn, msg, f);
 }
 inline void error(std::string_view msg, std::initializer_list<Field> f = {}) {
   write(Level::Error, msg, f);

@@ -27,13 +27,15 @@ namespace {
 std::string fileKey(const char* name) {
   std::string k = name;
   for (char& c : k)
-    if (c == '-') c = '_';
+    if (c == '-')
+      c = '_';
   return k;
 }
 
 std::string envName(const char* name) {
   std::string k = "MCP_SIDECAR_" + fileKey(name);
-  for (char& c : k) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
+  for (char& c : k)
+    c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
   return k;
 }
 
@@ -48,16 +50,20 @@ Status parseUint(const std::string& v, uint64_t min, uint64_t max, uint64_t& out
 }
 
 Status parseBool(const std::string& v, bool& out) {
-  if (v == "true" || v == "1" || v == "yes" || v == "on") out = true;
-  else if (v == "false" || v == "0" || v == "no" || v == "off") out = false;
-  else return Status::error("expected true or false");
+  if (v == "true" || v == "1" || v == "yes" || v == "on")
+    out = true;
+  else if (v == "false" || v == "0" || v == "no" || v == "off")
+    out = false;
+  else
+    return Status::error("expected true or false");
   return {};
 }
 
 template <typename F> auto duration(F setter) {
   return [setter](ServeConfig& c, const std::string& v) -> Status {
     auto d = parseDurationMs(v);
-    if (!d.ok()) return d.status();
+    if (!d.ok())
+      return d.status();
     setter(c, *d);
     return {};
   };
@@ -66,8 +72,10 @@ template <typename F> auto duration(F setter) {
 template <typename F> auto size(F setter, uint64_t min) {
   return [setter, min](ServeConfig& c, const std::string& v) -> Status {
     auto s = parseSize(v);
-    if (!s.ok()) return s.status();
-    if (*s < min) return Status::error("must be at least " + std::to_string(min) + " bytes");
+    if (!s.ok())
+      return s.status();
+    if (*s < min)
+      return Status::error("must be at least " + std::to_string(min) + " bytes");
     setter(c, *s);
     return {};
   };
@@ -76,24 +84,28 @@ template <typename F> auto size(F setter, uint64_t min) {
 std::vector<ServeOptions::Spec> makeSpecs() {
   using C = ServeConfig;
   return {
-      {"listen", "127.0.0.1:8787", "the MCP listener callers reach (HOST:PORT; port 0 = any)", false,
+      {"listen", "127.0.0.1:8787", "the MCP listener callers reach (HOST:PORT; port 0 = any)",
+       false,
        [](C& c, const std::string& v) -> Status {
          auto hp = parseHostPort(v);
-         if (!hp.ok()) return hp.status();
+         if (!hp.ok())
+           return hp.status();
          c.listen = *hp;
          return {};
        }},
       {"admin", "127.0.0.1:9464", "admin listener: /healthz, /readyz, /metrics, /status", false,
        [](C& c, const std::string& v) -> Status {
          auto hp = parseHostPort(v);
-         if (!hp.ok()) return hp.status();
+         if (!hp.ok())
+           return hp.status();
          c.admin = *hp;
          return {};
        }},
       {"upstream", "", "the MCP server over HTTP, e.g. http://127.0.0.1:3001/mcp", false,
        [](C& c, const std::string& v) -> Status {
          auto u = parseHttpUrl(v);
-         if (!u.ok()) return u.status();
+         if (!u.ok())
+           return u.status();
          c.upstream = *u;
          return {};
        }},
@@ -104,12 +116,14 @@ std::vector<ServeOptions::Spec> makeSpecs() {
       {"max-connections", "10000", "concurrent client connections; more are answered 503", false,
        [](C& c, const std::string& v) -> Status {
          uint64_t n;
-         if (auto s = parseUint(v, 1, 1000000, n); !s.ok()) return s;
+         if (auto s = parseUint(v, 1, 1000000, n); !s.ok())
+           return s;
          c.maxConnections = static_cast<uint32_t>(n);
          return {};
        }},
-      {"header-timeout", "10", "time allowed to receive a request's headers (and between body reads)",
-       false, duration([](C& c, uint64_t v) { c.headerTimeoutMs = v; })},
+      {"header-timeout", "10",
+       "time allowed to receive a request's headers (and between body reads)", false,
+       duration([](C& c, uint64_t v) { c.headerTimeoutMs = v; })},
       {"idle-timeout", "75", "keep-alive idle time before a client connection is closed", false,
        duration([](C& c, uint64_t v) { c.idleTimeoutMs = v; })},
       {"upstream-timeout", "300",
@@ -121,7 +135,8 @@ std::vector<ServeOptions::Spec> makeSpecs() {
       {"upstream-max-idle", "128", "idle upstream connections kept per worker", false,
        [](C& c, const std::string& v) -> Status {
          uint64_t n;
-         if (auto s = parseUint(v, 0, 100000, n); !s.ok()) return s;
+         if (auto s = parseUint(v, 0, 100000, n); !s.ok())
+           return s;
          c.upstreamMaxIdle = static_cast<uint32_t>(n);
          return {};
        }},
@@ -130,7 +145,8 @@ std::vector<ServeOptions::Spec> makeSpecs() {
       {"workers", "number of usable cores", "event loops serving the MCP listener", false,
        [](C& c, const std::string& v) -> Status {
          uint64_t n;
-         if (auto s = parseUint(v, 1, 256, n); !s.ok()) return s;
+         if (auto s = parseUint(v, 1, 256, n); !s.ok())
+           return s;
          c.workers = static_cast<unsigned>(n);
          return {};
        }},
@@ -146,10 +162,14 @@ std::vector<ServeOptions::Spec> makeSpecs() {
        "signature verification: enforce, monitor or off (enforce and monitor need --trust-store)",
        false,
        [](C& c, const std::string& v) -> Status {
-         if (v == "enforce") c.verify = VerifyMode::Enforce;
-         else if (v == "monitor") c.verify = VerifyMode::Monitor;
-         else if (v == "off") c.verify = VerifyMode::Off;
-         else return Status::error("expected one of enforce, monitor, off");
+         if (v == "enforce")
+           c.verify = VerifyMode::Enforce;
+         else if (v == "monitor")
+           c.verify = VerifyMode::Monitor;
+         else if (v == "off")
+           c.verify = VerifyMode::Off;
+         else
+           return Status::error("expected one of enforce, monitor, off");
          return {};
        }},
       {"trust-store", "", "YAML file of caller keys", false,
@@ -173,17 +193,21 @@ Result<std::map<std::string, std::string>> readFile(const std::string& path,
     return Status::error("config file " + path + " is not valid YAML: " + e.what());
   }
   std::map<std::string, std::string> out;
-  if (root.IsNull()) return out;
+  if (root.IsNull())
+    return out;
   if (!root.IsMap())
-    return Status::error("config file " + path + " must be a YAML map of settings at the top "
+    return Status::error("config file " + path +
+                         " must be a YAML map of settings at the top "
                          "level (e.g. `listen: 127.0.0.1:8787`)");
   for (const auto& kv : root) {
     std::string key = kv.first.as<std::string>();
     bool known = key == "upstream";
-    for (const auto& s : specs) known = known || fileKey(s.name) == key;
+    for (const auto& s : specs)
+      known = known || fileKey(s.name) == key;
     if (!known) {
       std::string list;
-      for (const auto& s : specs) list += (list.empty() ? "" : ", ") + fileKey(s.name);
+      for (const auto& s : specs)
+        list += (list.empty() ? "" : ", ") + fileKey(s.name);
       return Status::error("unknown key '" + key + "' in config file " + path +
                            "; known keys: " + list);
     }
@@ -196,7 +220,8 @@ Result<std::map<std::string, std::string>> readFile(const std::string& path,
       out[key] = v.as<std::string>();
     } else if (v.IsSequence()) {
       std::string joined;
-      for (const auto& item : v) joined += (joined.empty() ? "" : ",") + item.as<std::string>();
+      for (const auto& item : v)
+        joined += (joined.empty() ? "" : ",") + item.as<std::string>();
       out[key] = joined;
     } else {
       return Status::error("key '" + key + "' in config file " + path +
@@ -211,13 +236,15 @@ Result<std::map<std::string, std::string>> readFile(const std::string& path,
 unsigned usableCpus() {
   unsigned n = std::thread::hardware_concurrency();
   cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) == 0) n = static_cast<unsigned>(CPU_COUNT(&set));
+  if (sched_getaffinity(0, sizeof set, &set) == 0)
+    n = static_cast<unsigned>(CPU_COUNT(&set));
   // cgroup v2 quota: "max 100000" or "200000 100000".
   std::ifstream f("/sys/fs/cgroup/cpu.max");
   std::string quota, period;
   if (f >> quota >> period && quota != "max") {
     double q = atof(quota.c_str()), p = atof(period.c_str());
-    if (q > 0 && p > 0) n = std::min(n, static_cast<unsigned>(std::ceil(q / p)));
+    if (q > 0 && p > 0)
+      n = std::min(n, static_cast<unsigned>(std::ceil(q / p)));
   }
   return n == 0 ? 1 : n;
 }
@@ -235,26 +262,29 @@ void ServeOptions::registerFlags(CLI::App& app) {
     const Spec& s = specs_[i];
     std::string help = std::string(s.help) + " [env " + envName(s.name) + "]";
     CLI::Option* o = app.add_option(std::string("--") + s.name, cliValues_[i], help);
-    if (*s.defaultValue) o->default_str(s.defaultValue);
+    if (*s.defaultValue)
+      o->default_str(s.defaultValue);
     cliOptions_[i] = o;
   }
-  app.add_option("command", command_,
-                 "after --: a stdio MCP server to start (COMMAND ARGS...)");
+  app.add_option("command", command_, "after --: a stdio MCP server to start (COMMAND ARGS...)");
 }
 
-Result<ServeConfig> ServeOptions::resolve(
-    const std::function<const char*(const char*)>& getenv) const {
+Result<ServeConfig>
+ServeOptions::resolve(const std::function<const char*(const char*)>& getenv) const {
   ServeConfig cfg;
   cfg.workers = usableCpus();
 
   // The file first, since its values sit below flags and environment.
   std::string configPath;
-  if (cliOptions_.back() && cliOptions_.back()->count() > 0) configPath = cliValues_.back();
-  else if (const char* e = getenv("MCP_SIDECAR_CONFIG")) configPath = e;
+  if (cliOptions_.back() && cliOptions_.back()->count() > 0)
+    configPath = cliValues_.back();
+  else if (const char* e = getenv("MCP_SIDECAR_CONFIG"))
+    configPath = e;
   std::map<std::string, std::string> file;
   if (!configPath.empty()) {
     auto r = readFile(configPath, specs_);
-    if (!r.ok()) return r.status();
+    if (!r.ok())
+      return r.status();
     file = std::move(*r);
     cfg.configFile = configPath;
   }
@@ -289,8 +319,9 @@ Result<ServeConfig> ServeOptions::resolve(
                          "start the MCP server with its Streamable HTTP transport and pass "
                          "--upstream http://127.0.0.1:PORT/mcp");
   if (!cfg.upstream)
-    return Status::error("no upstream: give --upstream http://HOST:PORT/mcp (or MCP_SIDECAR_UPSTREAM, "
-                         "or `upstream:` in the config file) for the MCP server to protect");
+    return Status::error(
+        "no upstream: give --upstream http://HOST:PORT/mcp (or MCP_SIDECAR_UPSTREAM, "
+        "or `upstream:` in the config file) for the MCP server to protect");
   if (cfg.verify != VerifyMode::Off && cfg.trustStore.empty())
     return Status::error(
         std::string("--verify ") + (cfg.verify == VerifyMode::Enforce ? "enforce" : "monitor") +

@@ -28,7 +28,7 @@ Result<HostPort> parseHostPort(std::string_view text);
 struct HttpUrl {
   std::string host;
   uint16_t port = 80;
-  std::string path = "/"; // path and query, "/" when absent
+  std::string path = "/";        // path and query, "/" when absent
   std::string authority() const; // host[:port] as a Host header value
 };
 // "http://host[:port][/path]". https is refused with an explanation.

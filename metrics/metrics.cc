@@ -74,10 +74,10 @@ ClientMetric gaugeValue(double v, std::vector<prometheus::ClientMetric::Label> l
 }
 
 // Sums one field over all workers.
-template <typename F>
-uint64_t sum(const std::vector<const WorkerStats*>& ws, F field) {
+template <typename F> uint64_t sum(const std::vector<const WorkerStats*>& ws, F field) {
   uint64_t total = 0;
-  for (const WorkerStats* w : ws) total += field(*w);
+  for (const WorkerStats* w : ws)
+    total += field(*w);
   return total;
 }
 
@@ -90,7 +90,8 @@ public:
     std::vector<MetricFamily> out;
     const auto& ws = workers_;
 
-    auto build = family("mcp_sidecar_build_info", "Build information; always 1.", MetricType::Gauge);
+    auto build =
+        family("mcp_sidecar_build_info", "Build information; always 1.", MetricType::Gauge);
     build.metric.push_back(gaugeValue(1, {{"version", kVersion}, {"revision", kGitRevision}}));
     out.push_back(std::move(build));
 
@@ -101,19 +102,21 @@ public:
 
     auto accepted = family("mcp_sidecar_connections_accepted_total",
                            "Client connections accepted on the MCP listener.", MetricType::Counter);
-    accepted.metric.push_back(counterValue(
-        static_cast<double>(sum(ws, [](const WorkerStats& w) { return w.connectionsAccepted.get(); }))));
+    accepted.metric.push_back(counterValue(static_cast<double>(
+        sum(ws, [](const WorkerStats& w) { return w.connectionsAccepted.get(); }))));
     out.push_back(std::move(accepted));
 
     auto active = family("mcp_sidecar_connections_active",
                          "Client connections open on the MCP listener.", MetricType::Gauge);
     int64_t act = 0;
-    for (const WorkerStats* w : ws) act += w->connectionsActive.get();
+    for (const WorkerStats* w : ws)
+      act += w->connectionsActive.get();
     active.metric.push_back(gaugeValue(static_cast<double>(act)));
     out.push_back(std::move(active));
 
-    auto responses = family("mcp_sidecar_http_responses_total",
-                            "HTTP responses sent to clients, by status class.", MetricType::Counter);
+    auto responses =
+        family("mcp_sidecar_http_responses_total",
+               "HTTP responses sent to clients, by status class.", MetricType::Counter);
     for (size_t c = 1; c <= 5; ++c) {
       uint64_t v = sum(ws, [c](const WorkerStats& w) { return w.responsesByClass[c].get(); });
       responses.metric.push_back(
@@ -121,9 +124,10 @@ public:
     }
     out.push_back(std::move(responses));
 
-    auto rejects = family("mcp_sidecar_http_rejections_total",
-                          "Requests refused at the HTTP layer before reaching the upstream, by reason.",
-                          MetricType::Counter);
+    auto rejects =
+        family("mcp_sidecar_http_rejections_total",
+               "Requests refused at the HTTP layer before reaching the upstream, by reason.",
+               MetricType::Counter);
     for (size_t r = 0; r < static_cast<size_t>(HttpReject::kCount); ++r) {
       uint64_t v = sum(ws, [r](const WorkerStats& w) { return w.rejects[r].get(); });
       rejects.metric.push_back(counterValue(
@@ -143,16 +147,16 @@ public:
     auto uconn = family("mcp_sidecar_upstream_connections_total",
                         "Upstream connections opened (a low rate means keep-alive reuse works).",
                         MetricType::Counter);
-    uconn.metric.push_back(counterValue(
-        static_cast<double>(sum(ws, [](const WorkerStats& w) { return w.upstreamConnects.get(); }))));
+    uconn.metric.push_back(counterValue(static_cast<double>(
+        sum(ws, [](const WorkerStats& w) { return w.upstreamConnects.get(); }))));
     out.push_back(std::move(uconn));
 
     auto retries = family("mcp_sidecar_upstream_retries_total",
                           "Idempotent requests retried on a fresh connection after a reused "
                           "keep-alive connection failed before answering.",
                           MetricType::Counter);
-    retries.metric.push_back(counterValue(
-        static_cast<double>(sum(ws, [](const WorkerStats& w) { return w.upstreamRetries.get(); }))));
+    retries.metric.push_back(counterValue(static_cast<double>(
+        sum(ws, [](const WorkerStats& w) { return w.upstreamRetries.get(); }))));
     out.push_back(std::move(retries));
 
     auto bin = family("mcp_sidecar_received_bytes_total", "Bytes received from clients.",
@@ -160,7 +164,8 @@ public:
     bin.metric.push_back(counterValue(
         static_cast<double>(sum(ws, [](const WorkerStats& w) { return w.bytesIn.get(); }))));
     out.push_back(std::move(bin));
-    auto bout = family("mcp_sidecar_sent_bytes_total", "Bytes sent to clients.", MetricType::Counter);
+    auto bout =
+        family("mcp_sidecar_sent_bytes_total", "Bytes sent to clients.", MetricType::Counter);
     bout.metric.push_back(counterValue(
         static_cast<double>(sum(ws, [](const WorkerStats& w) { return w.bytesOut.get(); }))));
     out.push_back(std::move(bout));
@@ -171,13 +176,14 @@ public:
     ClientMetric h;
     uint64_t cumulative = 0;
     double sumSeconds = 0;
-    for (const WorkerStats* w : ws) sumSeconds += w->requestDuration.sumSeconds();
+    for (const WorkerStats* w : ws)
+      sumSeconds += w->requestDuration.sumSeconds();
     for (size_t i = 0; i <= kLatencyBounds.size(); ++i) {
       cumulative += sum(ws, [i](const WorkerStats& w) { return w.requestDuration.bucket(i); });
       ClientMetric::Bucket b;
       b.cumulative_count = cumulative;
-      b.upper_bound = i < kLatencyBounds.size() ? kLatencyBounds[i]
-                                                : std::numeric_limits<double>::infinity();
+      b.upper_bound =
+          i < kLatencyBounds.size() ? kLatencyBounds[i] : std::numeric_limits<double>::infinity();
       h.histogram.bucket.push_back(b);
     }
     h.histogram.sample_count = cumulative;
@@ -208,7 +214,8 @@ Metrics::~Metrics() = default;
 
 std::string Metrics::serialize() const {
   std::vector<MetricFamily> families = impl_->workers->Collect();
-  for (auto& f : impl_->registry->Collect()) families.push_back(std::move(f));
+  for (auto& f : impl_->registry->Collect())
+    families.push_back(std::move(f));
   prometheus::TextSerializer serializer;
   return serializer.Serialize(families);
 }

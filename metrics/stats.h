@@ -13,7 +13,9 @@ namespace sidecar::metrics {
 // A counter with one writer thread.
 class Counter {
 public:
-  void inc(uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void inc(uint64_t n = 1) {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
   uint64_t get() const { return v_.load(std::memory_order_relaxed); }
 
 private:
@@ -23,7 +25,9 @@ private:
 // A gauge with one writer thread.
 class Gauge {
 public:
-  void add(int64_t n) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void add(int64_t n) {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
   int64_t get() const { return v_.load(std::memory_order_relaxed); }
 
 private:
@@ -39,7 +43,8 @@ public:
   void observe(uint64_t ns) {
     double s = static_cast<double>(ns) / 1e9;
     size_t i = 0;
-    while (i < kLatencyBounds.size() && s > kLatencyBounds[i]) ++i;
+    while (i < kLatencyBounds.size() && s > kLatencyBounds[i])
+      ++i;
     buckets_[i].inc();
     sumNs_.inc(ns);
   }
@@ -53,12 +58,12 @@ private:
 
 // Why the sidecar refused a request at the HTTP layer (label `reason`).
 enum class HttpReject : uint8_t {
-  BadRequest,       // malformed or ambiguous framing (400)
-  BodyTooLarge,     // 413
-  HeaderTooLarge,   // 431
-  HeaderTimeout,    // 408
+  BadRequest,         // malformed or ambiguous framing (400)
+  BodyTooLarge,       // 413
+  HeaderTooLarge,     // 431
+  HeaderTimeout,      // 408
   TooManyConnections, // 503
-  Draining,         // shutting down
+  Draining,           // shutting down
   kCount
 };
 const char* httpRejectName(HttpReject r);

@@ -21,12 +21,12 @@ public:
   }
 
   void close() {
-    if (closing_) return;
+    if (closing_)
+      return;
     closing_ = true;
     server_.conns_.erase(this);
-    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), [](uv_handle_t* h) {
-      delete static_cast<Conn*>(h->data);
-    });
+    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_),
+             [](uv_handle_t* h) { delete static_cast<Conn*>(h->data); });
   }
 
 private:
@@ -53,7 +53,8 @@ private:
     while (len > 0 && !c->closing_) {
       size_t consumed = 0;
       auto st = c->parser_.feed(p, len, consumed);
-      if (st == RequestParser::Status::NeedMore) return;
+      if (st == RequestParser::Status::NeedMore)
+        return;
       if (st == RequestParser::Status::Error) {
         AdminResponse r{c->parser_.errorStatus(), "text/plain; charset=utf-8",
                         c->parser_.errorText() + "\n"};
@@ -81,7 +82,8 @@ private:
     o += "\r\nContent-Type: " + r.contentType + "\r\nContent-Length: ";
     appendUint(o, r.body.size());
     o += "\r\nCache-Control: no-store\r\n";
-    if (closeAfter) o += "Connection: close\r\n";
+    if (closeAfter)
+      o += "Connection: close\r\n";
     o += "\r\n";
     o += r.body;
     w->req.data = w;
@@ -97,7 +99,8 @@ private:
     Conn* c = w->conn;
     bool closeAfter = w->closeAfter;
     delete w;
-    if (status != 0 || closeAfter) c->close();
+    if (status != 0 || closeAfter)
+      c->close();
   }
 
   AdminServer& server_;
@@ -118,7 +121,8 @@ bool AdminServer::start(std::string& error) {
   listener_.data = this;
   open_ = true;
   int rc = uv_tcp_open(&listener_, fd_);
-  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 128, onConnection);
+  if (rc == 0)
+    rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 128, onConnection);
   if (rc != 0) {
     error = std::string("admin listener: ") + uv_strerror(rc);
     return false;
@@ -127,16 +131,19 @@ bool AdminServer::start(std::string& error) {
 }
 
 void AdminServer::close() {
-  if (!open_) return;
+  if (!open_)
+    return;
   open_ = false;
   uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
   std::vector<Conn*> conns(conns_.begin(), conns_.end());
-  for (Conn* c : conns) c->close();
+  for (Conn* c : conns)
+    c->close();
 }
 
 void AdminServer::onConnection(uv_stream_t* server, int status) {
   auto* s = static_cast<AdminServer*>(server->data);
-  if (status != 0) return;
+  if (status != 0)
+    return;
   auto* c = new Conn(*s);
   c->start(server);
 }

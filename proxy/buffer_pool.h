@@ -23,7 +23,8 @@ class BufferPool {
 public:
   explicit BufferPool(size_t maxFree = 64) : maxFree_(maxFree) {}
   ~BufferPool() {
-    for (ReadBuffer* b : free_) delete b;
+    for (ReadBuffer* b : free_)
+      delete b;
   }
   BufferPool(const BufferPool&) = delete;
   BufferPool& operator=(const BufferPool&) = delete;
@@ -44,10 +45,13 @@ public:
 
   static void ref(ReadBuffer* b) { ++b->refs; }
   static void unref(ReadBuffer* b) {
-    if (--b->refs > 0) return;
+    if (--b->refs > 0)
+      return;
     BufferPool* p = b->pool;
-    if (p->free_.size() < p->maxFree_) p->free_.push_back(b);
-    else delete b;
+    if (p->free_.size() < p->maxFree_)
+      p->free_.push_back(b);
+    else
+      delete b;
   }
 
 private:

@@ -62,7 +62,8 @@ bool ClientConn::acceptSocket(uv_stream_t* server) {
 }
 
 void ClientConn::accept(uv_stream_t* server) {
-  if (!acceptSocket(server)) return;
+  if (!acceptSocket(server))
+    return;
   if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), onAlloc, onRead) != 0) {
     close();
     return;
@@ -72,25 +73,31 @@ void ClientConn::accept(uv_stream_t* server) {
 }
 
 void ClientConn::acceptAndRefuse(uv_stream_t* server) {
-  if (!acceptSocket(server)) return;
-  worker_.mutableStats().rejects[static_cast<size_t>(metrics::HttpReject::TooManyConnections)].inc();
+  if (!acceptSocket(server))
+    return;
+  worker_.mutableStats()
+      .rejects[static_cast<size_t>(metrics::HttpReject::TooManyConnections)]
+      .inc();
   uint64_t suppressed = 0;
   if (worker_.warnLimiter().allow(monoNowNs(), suppressed))
-    log::warn("connection refused: --max-connections reached; raise it or add replicas",
-              {{"client", peer_},
-               {"max_connections", static_cast<unsigned long>(worker_.shared().cfg->maxConnections)},
-               {"suppressed", static_cast<unsigned long long>(suppressed)}});
+    log::warn(
+        "connection refused: --max-connections reached; raise it or add replicas",
+        {{"client", peer_},
+         {"max_connections", static_cast<unsigned long>(worker_.shared().cfg->maxConnections)},
+         {"suppressed", static_cast<unsigned long long>(suppressed)}});
   failRequest(SidecarError::TooManyConnections,
               "the sidecar has reached --max-connections; retry later", true);
 }
 
 void ClientConn::drain() {
   draining_ = true;
-  if (state_ == State::Reading && !parser_.started() && pending_.empty()) closeAfterFlush();
+  if (state_ == State::Reading && !parser_.started() && pending_.empty())
+    closeAfterFlush();
 }
 
 void ClientConn::close() {
-  if (closeStarted_) return;
+  if (closeStarted_)
+    return;
   closeStarted_ = true;
   state_ = State::Closing;
   if (upstream_) {
@@ -103,14 +110,17 @@ void ClientConn::close() {
 
 void ClientConn::onClose(uv_handle_t* h) {
   auto* c = static_cast<ClientConn*>(h->data);
-  if (--c->openHandles_ > 0) return;
-  if (c->batch_) c->worker_.batches().give(c->batch_);
+  if (--c->openHandles_ > 0)
+    return;
+  if (c->batch_)
+    c->worker_.batches().give(c->batch_);
   c->worker_.connectionClosed(c);
   delete c;
 }
 
 void ClientConn::closeAfterFlush() {
-  if (closeStarted_ || state_ == State::Closing) return;
+  if (closeStarted_ || state_ == State::Closing)
+    return;
   state_ = State::Closing;
   if (reading_) {
     uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
@@ -118,13 +128,19 @@ void ClientConn::closeAfterFlush() {
   }
   flush();
   // uv_shutdown waits for queued writes, then half-closes; the close follows in its callback.
-  if (uv_shutdown(&shutdownReq_, reinterpret_cast<uv_stream_t*>(&tcp_), onShutdown) != 0) close();
-  else armTimer(worker_.shared().cfg->idleTimeoutMs); // a client that never reads is not waited on
+  if (uv_shutdown(&shutdownReq_, reinterpret_cast<uv_stream_t*>(&tcp_), onShutdown) != 0)
+    close();
+  else
+    armTimer(worker_.shared().cfg->idleTimeoutMs); // a client that never reads is not waited on
 }
 
-void ClientConn::onShutdown(uv_shutdown_t* req, int) { static_cast<ClientConn*>(req->data)->close(); }
+void ClientConn::onShutdown(uv_shutdown_t* req, int) {
+  static_cast<ClientConn*>(req->data)->close();
+}
 
-void ClientConn::armTimer(uint64_t ms) { timer_.arm(ms); }
+void ClientConn::armTimer(uint64_t ms) {
+  timer_.arm(ms);
+}
 
 void ClientConn::onTimer(void* self) {
   auto* c = static_cast<ClientConn*>(self);
@@ -134,7 +150,9 @@ void ClientConn::onTimer(void* self) {
       c->closeAfterFlush(); // idle keep-alive connection
       return;
     }
-    c->worker_.mutableStats().rejects[static_cast<size_t>(metrics::HttpReject::HeaderTimeout)].inc();
+    c->worker_.mutableStats()
+        .rejects[static_cast<size_t>(metrics::HttpReject::HeaderTimeout)]
+        .inc();
     c->failRequest(SidecarError::HeaderTimeout,
                    "the request was not received within --header-timeout", true);
     return;
@@ -158,7 +176,8 @@ void ClientConn::onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
 
 void ClientConn::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   auto* c = static_cast<ClientConn*>(s->data);
-  if (nread == 0 || c->closeStarted_) return;
+  if (nread == 0 || c->closeStarted_)
+    return;
   if (nread < 0) {
     // EOF or error. Mid-exchange the client is gone: nothing to answer, and the upstream
     // connection cannot be reused (close() aborts it).
@@ -170,7 +189,8 @@ void ClientConn::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
 }
 
 void ClientConn::handleData(const char* data, size_t len) {
-  if (state_ == State::Closing) return;
+  if (state_ == State::Closing)
+    return;
   if (state_ != State::Reading || !pending_.empty()) {
     pending_.append(data, len);
     if (state_ == State::Reading) {
@@ -194,8 +214,10 @@ void ClientConn::feed(const char* data, size_t len) {
   bytesIn_ += len;
   switch (parser_.feed(data, len, consumed)) {
   case RequestParser::Status::NeedMore:
-    if (!wasStarted && parser_.started()) armTimer(worker_.shared().cfg->headerTimeoutMs);
-    else if (parser_.headersComplete()) armTimer(worker_.shared().cfg->headerTimeoutMs); // body idle
+    if (!wasStarted && parser_.started())
+      armTimer(worker_.shared().cfg->headerTimeoutMs);
+    else if (parser_.headersComplete())
+      armTimer(worker_.shared().cfg->headerTimeoutMs); // body idle
     if (!hadHead && parser_.expectsContinue() && !sentContinue_) {
       sentContinue_ = true;
       writeOwned("HTTP/1.1 100 Continue\r\n\r\n");
@@ -204,18 +226,18 @@ void ClientConn::feed(const char* data, size_t len) {
     return;
   case RequestParser::Status::Complete:
     bytesIn_ -= len - consumed;
-    if (consumed < len) pending_.append(data + consumed, len - consumed);
+    if (consumed < len)
+      pending_.append(data + consumed, len - consumed);
     startExchange();
     return;
   case RequestParser::Status::Error: {
     worker_.mutableStats().rejects[static_cast<size_t>(parser_.errorKind())].inc();
     uint64_t suppressed = 0;
     if (worker_.warnLimiter().allow(monoNowNs(), suppressed))
-      log::warn("request refused",
-                {{"client", peer_},
-                 {"status", parser_.errorStatus()},
-                 {"reason", parser_.errorText()},
-                 {"suppressed", static_cast<unsigned long long>(suppressed)}});
+      log::warn("request refused", {{"client", peer_},
+                                    {"status", parser_.errorStatus()},
+                                    {"reason", parser_.errorText()},
+                                    {"suppressed", static_cast<unsigned long long>(suppressed)}});
     SidecarError e = SidecarError::BadRequest;
     switch (parser_.errorStatus()) {
     case 413:
@@ -259,8 +281,10 @@ void ClientConn::onUpstreamHead(const ResponseHead& head) {
   if (!respNoBody_ && !head.hasLength) {
     // Chunked or close-delimited upstream body: re-frame as chunked for HTTP/1.1 clients;
     // an HTTP/1.0 client learns the end from the close.
-    if (http11) respChunked_ = true;
-    else respKeepAlive_ = false;
+    if (http11)
+      respChunked_ = true;
+    else
+      respKeepAlive_ = false;
   }
   WriteBatch& b = batch();
   size_t off = b.owned.size();
@@ -269,7 +293,8 @@ void ClientConn::onUpstreamHead(const ResponseHead& head) {
 }
 
 void ClientConn::onUpstreamBody(std::string_view data, ReadBuffer* buf) {
-  if (respNoBody_ || data.empty()) return;
+  if (respNoBody_ || data.empty())
+    return;
   WriteBatch& b = batch();
   if (respChunked_) {
     size_t off = b.owned.size();
@@ -285,7 +310,8 @@ void ClientConn::onUpstreamBody(std::string_view data, ReadBuffer* buf) {
 
 void ClientConn::onUpstreamReadEnd() {
   flush();
-  if (closeStarted_ || !upstream_) return;
+  if (closeStarted_ || !upstream_)
+    return;
   size_t queued = uv_stream_get_write_queue_size(reinterpret_cast<uv_stream_t*>(&tcp_));
   if (queued > kHighWater && !upstreamPaused_) {
     upstreamPaused_ = true;
@@ -298,7 +324,8 @@ void ClientConn::onUpstreamReadEnd() {
 void ClientConn::onUpstreamComplete() {
   upstream_ = nullptr;
   upstreamPaused_ = false;
-  if (respChunked_) batch().addOwned("0\r\n\r\n");
+  if (respChunked_)
+    batch().addOwned("0\r\n\r\n");
   flush();
   finishExchange();
 }
@@ -306,7 +333,8 @@ void ClientConn::onUpstreamComplete() {
 void ClientConn::onUpstreamError(metrics::UpstreamError kind, bool responseStarted, bool reused) {
   upstream_ = nullptr;
   upstreamPaused_ = false;
-  if (state_ == State::Closing) return;
+  if (state_ == State::Closing)
+    return;
   if (!responseStarted && reused && kind == metrics::UpstreamError::Reset && !retried_ &&
       idempotent(parser_.method())) {
     // A keep-alive connection the server had closed: safe to send an idempotent request again.
@@ -353,7 +381,8 @@ void ClientConn::failRequest(SidecarError e, std::string_view detail, bool close
     finishExchange();
     return;
   }
-  if (startNs_ == 0) startNs_ = monoNowNs();
+  if (startNs_ == 0)
+    startNs_ = monoNowNs();
   accessLog();
   worker_.mutableStats().responsesByClass[static_cast<size_t>(status_ / 100)].inc();
   closeAfterFlush();
@@ -361,7 +390,8 @@ void ClientConn::failRequest(SidecarError e, std::string_view detail, bool close
 
 void ClientConn::finishExchange() {
   metrics::WorkerStats& st = worker_.mutableStats();
-  if (status_ >= 100 && status_ < 600) st.responsesByClass[static_cast<size_t>(status_ / 100)].inc();
+  if (status_ >= 100 && status_ < 600)
+    st.responsesByClass[static_cast<size_t>(status_ / 100)].inc();
   st.requestDuration.observe(monoNowNs() - startNs_);
   accessLog();
   sentContinue_ = false;
@@ -385,7 +415,8 @@ void ClientConn::finishExchange() {
 }
 
 void ClientConn::accessLog() {
-  if (!worker_.shared().cfg->accessLog || !log::enabled(log::Level::Info)) return;
+  if (!worker_.shared().cfg->accessLog || !log::enabled(log::Level::Info))
+    return;
   double ms = startNs_ ? static_cast<double>(monoNowNs() - startNs_) / 1e6 : 0;
   log::info("request", {{"client", peer_},
                         {"method", parser_.methodName()},
@@ -404,10 +435,13 @@ WriteBatch& ClientConn::batch() {
   return *batch_;
 }
 
-void ClientConn::writeOwned(std::string bytes) { batch().addOwned(bytes); }
+void ClientConn::writeOwned(std::string bytes) {
+  batch().addOwned(bytes);
+}
 
 void ClientConn::flush() {
-  if (!batch_ || batch_->empty()) return;
+  if (!batch_ || batch_->empty())
+    return;
   WriteBatch* b = batch_;
   batch_ = nullptr;
   if (closeStarted_) {
@@ -443,7 +477,8 @@ void ClientConn::onWrite(uv_write_t* req, int status) {
   auto* b = static_cast<WriteBatch*>(req->data);
   auto* c = static_cast<ClientConn*>(b->owner);
   c->worker_.batches().give(b);
-  if (c->closeStarted_) return;
+  if (c->closeStarted_)
+    return;
   if (status != 0) {
     c->close();
     return;

@@ -47,7 +47,8 @@ public:
 private:
   static void onTimer(uv_timer_t* t) {
     auto* self = static_cast<DeadlineTimer*>(t->data);
-    if (self->deadline_ == 0) return; // disarmed since
+    if (self->deadline_ == 0)
+      return; // disarmed since
     uint64_t now = uv_now(t->loop);
     if (now < self->deadline_) {
       self->due_ = self->deadline_;

@@ -13,7 +13,8 @@ namespace {
 template <typename Headers>
 bool namedInConnection(const Headers& connectionValues, std::string_view name) {
   for (std::string_view v : connectionValues)
-    if (headerHasToken(v, name)) return true;
+    if (headerHasToken(v, name))
+      return true;
   return false;
 }
 
@@ -24,10 +25,14 @@ template <typename Values> bool namesFields(const Values& connectionValues) {
     while (!v.empty()) {
       size_t comma = v.find(',');
       std::string_view t = v.substr(0, comma);
-      while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
-      while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
-      if (!t.empty() && !iequals(t, "keep-alive") && !iequals(t, "close")) return true;
-      if (comma == std::string_view::npos) break;
+      while (!t.empty() && (t.front() == ' ' || t.front() == '\t'))
+        t.remove_prefix(1);
+      while (!t.empty() && (t.back() == ' ' || t.back() == '\t'))
+        t.remove_suffix(1);
+      if (!t.empty() && !iequals(t, "keep-alive") && !iequals(t, "close"))
+        return true;
+      if (comma == std::string_view::npos)
+        break;
       v.remove_prefix(comma + 1);
     }
   }
@@ -58,11 +63,14 @@ void buildUpstreamRequestHead(const RequestParser& req, std::string_view clientI
   std::string_view host;
   for (size_t i = 0; i < req.headerCount(); ++i) {
     std::string_view n = req.headerName(i);
-    if (iequals(n, "connection") && nconn < 4) connection[nconn++] = req.headerValue(i);
-    else if (iequals(n, "host")) host = req.headerValue(i);
+    if (iequals(n, "connection") && nconn < 4)
+      connection[nconn++] = req.headerValue(i);
+    else if (iequals(n, "host"))
+      host = req.headerValue(i);
   }
   std::span<const std::string_view> conn(connection, nconn);
-  if (nconn && !namesFields(conn)) nconn = 0;
+  if (nconn && !namesFields(conn))
+    nconn = 0;
   std::string forwardedFor;
   for (size_t i = 0; i < req.headerCount(); ++i) {
     std::string_view n = req.headerName(i);
@@ -72,17 +80,20 @@ void buildUpstreamRequestHead(const RequestParser& req, std::string_view clientI
         (nconn && namedInConnection(conn, n)))
       continue;
     if (iequals(n, "x-forwarded-for")) {
-      if (!forwardedFor.empty()) forwardedFor.append(", ");
+      if (!forwardedFor.empty())
+        forwardedFor.append(", ");
       forwardedFor.append(v);
       continue;
     }
     appendHeader(out, n, v);
   }
-  if (!forwardedFor.empty()) forwardedFor.append(", ");
+  if (!forwardedFor.empty())
+    forwardedFor.append(", ");
   forwardedFor.append(clientIp);
   appendHeader(out, "X-Forwarded-For", forwardedFor);
   out.append("X-Forwarded-Proto: http\r\n");
-  if (!host.empty()) appendHeader(out, "X-Forwarded-Host", host);
+  if (!host.empty())
+    appendHeader(out, "X-Forwarded-Host", host);
   llhttp_method_t m = req.method();
   if (!req.body().empty() || m == HTTP_POST || m == HTTP_PUT || m == HTTP_PATCH) {
     out.append("Content-Length: ");
@@ -98,24 +109,33 @@ void buildClientResponseHead(const ResponseHead& head, bool chunked, bool keepAl
   out.append("HTTP/1.1 ");
   appendUint(out, static_cast<uint64_t>(head.status));
   out.push_back(' ');
-  if (!head.reason.empty()) out.append(head.reason);
-  else out.append(reasonPhrase(head.status));
+  if (!head.reason.empty())
+    out.append(head.reason);
+  else
+    out.append(reasonPhrase(head.status));
   out.append("\r\n");
 
   std::string_view connection[4];
   size_t nconn = 0;
   for (const auto& [n, v] : head.headers)
-    if (iequals(n, "connection") && nconn < 4) connection[nconn++] = v;
+    if (iequals(n, "connection") && nconn < 4)
+      connection[nconn++] = v;
   std::span<const std::string_view> conn(connection, nconn);
-  if (nconn && !namesFields(conn)) nconn = 0;
+  if (nconn && !namesFields(conn))
+    nconn = 0;
   for (const auto& [n, v] : head.headers) {
-    if (isHopByHop(n) || (nconn && namedInConnection(conn, n))) continue;
-    if (chunked && iequals(n, "content-length")) continue;
+    if (isHopByHop(n) || (nconn && namedInConnection(conn, n)))
+      continue;
+    if (chunked && iequals(n, "content-length"))
+      continue;
     appendHeader(out, n, v);
   }
-  if (chunked) out.append("Transfer-Encoding: chunked\r\n");
-  if (!keepAlive) out.append("Connection: close\r\n");
-  else if (!http11) out.append("Connection: keep-alive\r\n");
+  if (chunked)
+    out.append("Transfer-Encoding: chunked\r\n");
+  if (!keepAlive)
+    out.append("Connection: close\r\n");
+  else if (!http11)
+    out.append("Connection: keep-alive\r\n");
   out.append("\r\n");
 }
 

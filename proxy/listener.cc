@@ -26,12 +26,15 @@ Result<sockaddr_storage> resolveAddress(const std::string& host, uint16_t port) 
 
 Result<int> bindListenSocket(const config::HostPort& hp, bool reusePort, uint16_t& boundPort) {
   auto addr = resolveAddress(hp.host, hp.port);
-  if (!addr.ok()) return Status::error("cannot listen on " + hp.str() + ": " + addr.error());
+  if (!addr.ok())
+    return Status::error("cannot listen on " + hp.str() + ": " + addr.error());
   int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Status::error("cannot create a socket for " + hp.str() + ": " + strerror(errno));
+  if (fd < 0)
+    return Status::error("cannot create a socket for " + hp.str() + ": " + strerror(errno));
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (reusePort) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  if (reusePort)
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   socklen_t len = addr->ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
   if (bind(fd, reinterpret_cast<sockaddr*>(&*addr), len) != 0) {
     int e = errno;

@@ -7,7 +7,9 @@
 namespace sidecar::proxy {
 
 namespace {
-RequestParser* self(llhttp_t* p) { return static_cast<RequestParser*>(p->data); }
+RequestParser* self(llhttp_t* p) {
+  return static_cast<RequestParser*>(p->data);
+}
 // Bytes counted per header beyond its name and value (": " and CRLF), as on the wire.
 constexpr size_t kHeaderOverhead = 4;
 } // namespace
@@ -27,11 +29,14 @@ RequestParser::RequestParser(const ParserLimits* limits) : limits_(limits) {
   parser_.data = this;
 }
 
-std::string_view RequestParser::methodName() const { return llhttp_method_name(method()); }
+std::string_view RequestParser::methodName() const {
+  return llhttp_method_name(method());
+}
 
 std::optional<std::string_view> RequestParser::header(std::string_view name) const {
   for (size_t i = 0; i < headers_.size(); ++i)
-    if (iequals(headerName(i), name)) return headerValue(i);
+    if (iequals(headerName(i), name))
+      return headerValue(i);
   return std::nullopt;
 }
 
@@ -44,8 +49,10 @@ void RequestParser::reset() {
   head_.clear();
   headers_.clear();
   // A large body's buffer is not kept for the next request on an idle connection.
-  if (body_.capacity() > (64 << 10)) std::string().swap(body_);
-  else body_.clear();
+  if (body_.capacity() > (64 << 10))
+    std::string().swap(body_);
+  else
+    body_.clear();
   errorStatus_ = 0;
   errorText_.clear();
 }
@@ -65,7 +72,8 @@ bool RequestParser::countHeadBytes(size_t len) {
 RequestParser::Status RequestParser::feed(const char* data, size_t len, size_t& consumed) {
   feedStart_ = data;
   llhttp_errno_t err = llhttp_execute(&parser_, data, len);
-  if (len > 0) prevFeedLastByte_ = data[len - 1];
+  if (len > 0)
+    prevFeedLastByte_ = data[len - 1];
   if (err == HPE_OK) {
     consumed = len;
     return Status::NeedMore;
@@ -74,8 +82,10 @@ RequestParser::Status RequestParser::feed(const char* data, size_t len, size_t& 
     consumed = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
     // The sidecar never switches protocols (Upgrade is hop-by-hop and not forwarded), so an
     // upgrade request is served as an ordinary request and the connection goes on as HTTP/1.1.
-    if (err == HPE_PAUSED_UPGRADE) llhttp_resume_after_upgrade(&parser_);
-    else llhttp_resume(&parser_);
+    if (err == HPE_PAUSED_UPGRADE)
+      llhttp_resume_after_upgrade(&parser_);
+    else
+      llhttp_resume(&parser_);
     return Status::Complete;
   }
   consumed = len;
@@ -83,7 +93,8 @@ RequestParser::Status RequestParser::feed(const char* data, size_t len, size_t& 
     const char* reason = llhttp_get_error_reason(&parser_);
     errorStatus_ = 400;
     errorKind_ = metrics::HttpReject::BadRequest;
-    errorText_ = std::string("malformed HTTP request: ") + (reason ? reason : llhttp_errno_name(err));
+    errorText_ =
+        std::string("malformed HTTP request: ") + (reason ? reason : llhttp_errno_name(err));
   }
   return Status::Error;
 }
@@ -168,7 +179,8 @@ int RequestParser::onHeadersComplete(llhttp_t* p) {
       return s->fail(417, metrics::HttpReject::BadRequest, "unsupported Expect header");
     s->expectContinue_ = p->http_major == 1 && p->http_minor >= 1;
   }
-  if (hasLength) s->body_.reserve(p->content_length);
+  if (hasLength)
+    s->body_.reserve(p->content_length);
   return 0;
 }
 

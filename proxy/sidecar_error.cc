@@ -24,21 +24,25 @@ const ErrorInfo& errorInfo(SidecarError e) {
 
 std::string jsonRpcIdOf(std::string_view body) {
   size_t i = 0;
-  while (i < body.size() && isspace(static_cast<unsigned char>(body[i]))) ++i;
-  if (i == body.size() || body[i] != '{') return "null";
+  while (i < body.size() && isspace(static_cast<unsigned char>(body[i])))
+    ++i;
+  if (i == body.size() || body[i] != '{')
+    return "null";
   rapidjson::Document doc;
   doc.Parse(body.data(), body.size());
-  if (doc.HasParseError() || !doc.IsObject()) return "null";
+  if (doc.HasParseError() || !doc.IsObject())
+    return "null";
   auto it = doc.FindMember("id");
-  if (it == doc.MemberEnd() || !(it->value.IsString() || it->value.IsNumber())) return "null";
+  if (it == doc.MemberEnd() || !(it->value.IsString() || it->value.IsNumber()))
+    return "null";
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   it->value.Accept(w);
   return std::string(buf.GetString(), buf.GetSize());
 }
 
-std::string buildErrorResponse(SidecarError e, std::string_view detail, std::string_view requestBody,
-                               bool close) {
+std::string buildErrorResponse(SidecarError e, std::string_view detail,
+                               std::string_view requestBody, bool close) {
   const ErrorInfo& info = errorInfo(e);
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
@@ -72,7 +76,8 @@ std::string buildErrorResponse(SidecarError e, std::string_view detail, std::str
   out += reasonPhrase(info.httpStatus);
   out += "\r\nContent-Type: application/json\r\nContent-Length: ";
   appendUint(out, buf.GetSize());
-  if (close) out += "\r\nConnection: close";
+  if (close)
+    out += "\r\nConnection: close";
   out += "\r\n\r\n";
   out.append(buf.GetString(), buf.GetSize());
   return out;

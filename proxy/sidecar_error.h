@@ -31,8 +31,8 @@ const ErrorInfo& errorInfo(SidecarError e);
 // A complete HTTP/1.1 response carrying a JSON-RPC error body. The body echoes the id of the
 // request when `requestBody` is a single JSON-RPC request, else null. `detail` says, for a person,
 // what went wrong and what to do. With `close`, the response says `Connection: close`.
-std::string buildErrorResponse(SidecarError e, std::string_view detail, std::string_view requestBody,
-                               bool close);
+std::string buildErrorResponse(SidecarError e, std::string_view detail,
+                               std::string_view requestBody, bool close);
 
 // The JSON text of the `id` of a single JSON-RPC request in `body`, or "null".
 std::string jsonRpcIdOf(std::string_view body);

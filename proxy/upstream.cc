@@ -6,7 +6,9 @@
 namespace sidecar::proxy {
 
 namespace {
-UpstreamConn* selfOf(llhttp_t* p) { return static_cast<UpstreamConn*>(p->data); }
+UpstreamConn* selfOf(llhttp_t* p) {
+  return static_cast<UpstreamConn*>(p->data);
+}
 } // namespace
 
 // ---- UpstreamPool ----------------------------------------------------------------------------
@@ -44,7 +46,8 @@ void UpstreamPool::release(UpstreamConn* c) {
 
 void UpstreamPool::forget(UpstreamConn* c) {
   auto it = std::find(idle_.begin(), idle_.end(), c);
-  if (it == idle_.end()) return;
+  if (it == idle_.end())
+    return;
   idle_.erase(it);
   stats_.upstreamIdle.add(-1);
 }
@@ -54,7 +57,8 @@ void UpstreamPool::closeAll() {
   std::vector<UpstreamConn*> idle;
   idle.swap(idle_);
   stats_.upstreamIdle.add(-static_cast<int64_t>(idle.size()));
-  for (UpstreamConn* c : idle) c->close();
+  for (UpstreamConn* c : idle)
+    c->close();
 }
 
 // ---- UpstreamConn ------------------------------------------------------------------------------
@@ -129,8 +133,9 @@ void UpstreamConn::start(UpstreamSink* sink, std::string_view head, std::string_
 }
 
 void UpstreamConn::writeRequest() {
-  uv_buf_t bufs[2] = {uv_buf_init(const_cast<char*>(head_.data()), static_cast<unsigned>(head_.size())),
-                      uv_buf_init(const_cast<char*>(body_.data()), static_cast<unsigned>(body_.size()))};
+  uv_buf_t bufs[2] = {
+      uv_buf_init(const_cast<char*>(head_.data()), static_cast<unsigned>(head_.size())),
+      uv_buf_init(const_cast<char*>(body_.data()), static_cast<unsigned>(body_.size()))};
   int rc = uv_write(&writeReq_, reinterpret_cast<uv_stream_t*>(&tcp_), bufs, body_.empty() ? 1 : 2,
                     onWrite);
   if (rc != 0) {
@@ -139,14 +144,18 @@ void UpstreamConn::writeRequest() {
   }
   writePending_ = true;
   armTimer(pool_.config_.responseTimeoutMs);
-  if (!reading_) startReading();
+  if (!reading_)
+    startReading();
 }
 
 void UpstreamConn::startReading() {
-  if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), onAlloc, onRead) == 0) reading_ = true;
+  if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), onAlloc, onRead) == 0)
+    reading_ = true;
 }
 
-void UpstreamConn::armTimer(uint64_t ms) { timer_.arm(ms); }
+void UpstreamConn::armTimer(uint64_t ms) {
+  timer_.arm(ms);
+}
 
 void UpstreamConn::abort() {
   sink_ = nullptr;
@@ -154,20 +163,23 @@ void UpstreamConn::abort() {
 }
 
 void UpstreamConn::pauseReading() {
-  if (paused_ || state_ != State::Active) return;
+  if (paused_ || state_ != State::Active)
+    return;
   paused_ = true;
   uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
   reading_ = false;
 }
 
 void UpstreamConn::resumeReading() {
-  if (!paused_ || state_ != State::Active) return;
+  if (!paused_ || state_ != State::Active)
+    return;
   paused_ = false;
   startReading();
 }
 
 void UpstreamConn::close() {
-  if (closeStarted_) return;
+  if (closeStarted_)
+    return;
   closeStarted_ = true;
   pool_.forget(this);
   state_ = State::Closing;
@@ -178,8 +190,10 @@ void UpstreamConn::close() {
 
 void UpstreamConn::onClose(uv_handle_t* h) {
   auto* c = static_cast<UpstreamConn*>(h->data);
-  if (--c->openHandles_ > 0) return;
-  if (c->rbuf_) BufferPool::unref(c->rbuf_);
+  if (--c->openHandles_ > 0)
+    return;
+  if (c->rbuf_)
+    BufferPool::unref(c->rbuf_);
   delete c;
 }
 
@@ -188,7 +202,8 @@ void UpstreamConn::fail(metrics::UpstreamError kind) {
   UpstreamSink* s = sink_;
   bool started = responseStarted_, wasReused = reused();
   close();
-  if (s) s->onUpstreamError(kind, started, wasReused);
+  if (s)
+    s->onUpstreamError(kind, started, wasReused);
 }
 
 void UpstreamConn::finishResponse(bool reusable) {
@@ -199,17 +214,20 @@ void UpstreamConn::finishResponse(bool reusable) {
   // and the server allows keep-alive.
   if (reusable && !writePending_) {
     paused_ = false;
-    if (!reading_) startReading(); // an idle connection keeps reading to notice the server's close
+    if (!reading_)
+      startReading(); // an idle connection keeps reading to notice the server's close
     pool_.release(this);
   } else {
     close();
   }
-  if (s) s->onUpstreamComplete();
+  if (s)
+    s->onUpstreamComplete();
 }
 
 void UpstreamConn::onConnect(uv_connect_t* req, int status) {
   auto* c = static_cast<UpstreamConn*>(req->data);
-  if (c->state_ == State::Closing) return;
+  if (c->state_ == State::Closing)
+    return;
   if (status != 0) {
     c->fail(metrics::UpstreamError::ConnectFailed);
     return;
@@ -225,25 +243,30 @@ void UpstreamConn::onConnect(uv_connect_t* req, int status) {
 void UpstreamConn::onWrite(uv_write_t* req, int status) {
   auto* c = static_cast<UpstreamConn*>(req->data);
   c->writePending_ = false;
-  if (c->state_ == State::Closing) return;
+  if (c->state_ == State::Closing)
+    return;
   if (status != 0) {
     c->fail(metrics::UpstreamError::Reset);
     return;
   }
   // The response may have completed before the request was fully written (an early answer).
-  if (c->complete_ && c->sink_ == nullptr && c->state_ == State::Active) c->close();
+  if (c->complete_ && c->sink_ == nullptr && c->state_ == State::Active)
+    c->close();
 }
 
 void UpstreamConn::onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
   auto* c = static_cast<UpstreamConn*>(h->data);
-  if (!c->rbuf_) c->rbuf_ = c->pool_.buffers_.take();
+  if (!c->rbuf_)
+    c->rbuf_ = c->pool_.buffers_.take();
   *buf = uv_buf_init(c->rbuf_->data, ReadBuffer::kSize);
 }
 
 void UpstreamConn::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
   auto* c = static_cast<UpstreamConn*>(s->data);
-  if (nread == 0) return;
-  if (c->state_ == State::Closing) return;
+  if (nread == 0)
+    return;
+  if (c->state_ == State::Closing)
+    return;
   if (c->state_ == State::Idle) {
     // Data or EOF on an idle connection: the server closed it (or misbehaves). Drop it.
     c->close();
@@ -253,7 +276,8 @@ void UpstreamConn::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
     if (nread == UV_EOF && c->responseStarted_ && llhttp_message_needs_eof(&c->parser_)) {
       llhttp_finish(&c->parser_);
       if (c->complete_) {
-        if (c->sink_) c->sink_->onUpstreamReadEnd();
+        if (c->sink_)
+          c->sink_->onUpstreamReadEnd();
         c->finishResponse(false);
         return;
       }
@@ -264,11 +288,14 @@ void UpstreamConn::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
   c->responseStarted_ = true;
   const char* base = c->rbuf_->data;
   llhttp_errno_t err = llhttp_execute(&c->parser_, base, static_cast<size_t>(nread));
-  bool trailing = err == HPE_PAUSED && c->complete_ &&
-                  llhttp_get_error_pos(&c->parser_) != base + nread;
-  if (c->state_ == State::Closing) return; // the sink aborted during a callback
-  if (c->sink_) c->sink_->onUpstreamReadEnd();
-  if (c->state_ == State::Closing) return;
+  bool trailing =
+      err == HPE_PAUSED && c->complete_ && llhttp_get_error_pos(&c->parser_) != base + nread;
+  if (c->state_ == State::Closing)
+    return; // the sink aborted during a callback
+  if (c->sink_)
+    c->sink_->onUpstreamReadEnd();
+  if (c->state_ == State::Closing)
+    return;
   // Keep the buffer only if no pending client write references it.
   if (c->rbuf_ && c->rbuf_->refs > 1) {
     BufferPool::unref(c->rbuf_);
@@ -280,7 +307,8 @@ void UpstreamConn::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
     c->finishResponse(!trailing && llhttp_should_keep_alive(&c->parser_));
     return;
   }
-  if (err != HPE_OK) c->fail(metrics::UpstreamError::BadResponse);
+  if (err != HPE_OK)
+    c->fail(metrics::UpstreamError::BadResponse);
 }
 
 void UpstreamConn::onTimer(void* self) {
@@ -302,7 +330,8 @@ void UpstreamConn::onTimer(void* self) {
 
 int UpstreamConn::onStatus(llhttp_t* p, const char* at, size_t len) {
   UpstreamConn* c = selfOf(p);
-  if (c->reasonLen_ == 0) c->reasonOff_ = static_cast<uint32_t>(c->headBuf_.size());
+  if (c->reasonLen_ == 0)
+    c->reasonOff_ = static_cast<uint32_t>(c->headBuf_.size());
   c->headBuf_.append(at, len);
   c->reasonLen_ += static_cast<uint32_t>(len);
   return 0;
@@ -310,7 +339,8 @@ int UpstreamConn::onStatus(llhttp_t* p, const char* at, size_t len) {
 
 int UpstreamConn::onHeaderField(llhttp_t* p, const char* at, size_t len) {
   UpstreamConn* c = selfOf(p);
-  if (c->headBuf_.size() + len > (256 << 10)) return -1; // absurd response head
+  if (c->headBuf_.size() + len > (256 << 10))
+    return -1; // absurd response head
   if (!c->inField_) {
     c->inField_ = true;
     c->headerOffsets_.push_back(static_cast<uint32_t>(c->headBuf_.size()));
@@ -332,7 +362,8 @@ int UpstreamConn::onHeaderFieldComplete(llhttp_t* p) {
 
 int UpstreamConn::onHeaderValue(llhttp_t* p, const char* at, size_t len) {
   UpstreamConn* c = selfOf(p);
-  if (c->headBuf_.size() + len > (256 << 10)) return -1;
+  if (c->headBuf_.size() + len > (256 << 10))
+    return -1;
   c->headBuf_.append(at, len);
   c->headerOffsets_.back() += static_cast<uint32_t>(len);
   return 0;
@@ -365,14 +396,17 @@ int UpstreamConn::onHeadersComplete(llhttp_t* p) {
   bool skipBody = c->noBody_;
   head.needsEof = !skipBody && llhttp_message_needs_eof(p);
   c->headDelivered_ = true;
-  if (c->sink_) c->sink_->onUpstreamHead(head);
-  if (c->state_ == State::Closing) return -1;
+  if (c->sink_)
+    c->sink_->onUpstreamHead(head);
+  if (c->state_ == State::Closing)
+    return -1;
   return skipBody ? 1 : 0; // 1: a response to HEAD has no body whatever its headers say
 }
 
 int UpstreamConn::onBody(llhttp_t* p, const char* at, size_t len) {
   UpstreamConn* c = selfOf(p);
-  if (c->sink_) c->sink_->onUpstreamBody(std::string_view(at, len), c->rbuf_);
+  if (c->sink_)
+    c->sink_->onUpstreamBody(std::string_view(at, len), c->rbuf_);
   return c->state_ == State::Closing ? -1 : 0;
 }
 

@@ -28,18 +28,23 @@ UpstreamProbe::UpstreamProbe(uv_loop_t* loop, const sockaddr_storage& addr, std:
 
 UpstreamProbe::~UpstreamProbe() = default;
 
-void UpstreamProbe::start() { uv_timer_start(&tick_, onTick, 0, intervalMs_); }
+void UpstreamProbe::start() {
+  uv_timer_start(&tick_, onTick, 0, intervalMs_);
+}
 
 void UpstreamProbe::stop() {
-  if (stopped_) return;
+  if (stopped_)
+    return;
   stopped_ = true;
   uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
-  if (current_) finish(current_, last_ == 1, "stopping");
+  if (current_)
+    finish(current_, last_ == 1, "stopping");
 }
 
 void UpstreamProbe::onTick(uv_timer_t* t) {
   auto* p = static_cast<UpstreamProbe*>(t->data);
-  if (!p->current_) p->probe();
+  if (!p->current_)
+    p->probe();
 }
 
 void UpstreamProbe::probe() {
@@ -59,7 +64,8 @@ void UpstreamProbe::probe() {
   int rc = uv_tcp_connect(
       &a->connect, &a->tcp, reinterpret_cast<const sockaddr*>(&addr_), [](uv_connect_t* c, int st) {
         auto* at = static_cast<Attempt*>(c->data);
-        if (at->done) return;
+        if (at->done)
+          return;
         if (st != 0) {
           at->probe->finish(at, false, std::string("connect: ") + uv_strerror(st));
           return;
@@ -76,7 +82,8 @@ void UpstreamProbe::probe() {
             },
             [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
               auto* at2 = static_cast<Attempt*>(s->data);
-              if (at2->done) return;
+              if (at2->done)
+                return;
               if (n < 0) {
                 at2->probe->finish(at2, false, "connection closed before a status line");
                 return;
@@ -88,26 +95,32 @@ void UpstreamProbe::probe() {
               }
             });
       });
-  if (rc != 0) finish(a, false, std::string("connect: ") + uv_strerror(rc));
+  if (rc != 0)
+    finish(a, false, std::string("connect: ") + uv_strerror(rc));
 }
 
 void UpstreamProbe::finish(Attempt* a, bool up, const std::string& why) {
-  if (a->done) return;
+  if (a->done)
+    return;
   a->done = true;
-  if (current_ == a) current_ = nullptr;
+  if (current_ == a)
+    current_ = nullptr;
   uv_timer_stop(&a->timer);
   auto closeCb = [](uv_handle_t* h) {
     auto* at = static_cast<Attempt*>(h->data);
-    if (--at->open == 0) delete at;
+    if (--at->open == 0)
+      delete at;
   };
   uv_close(reinterpret_cast<uv_handle_t*>(&a->timer), closeCb);
   uv_close(reinterpret_cast<uv_handle_t*>(&a->tcp), closeCb);
-  if (stopped_ && why == "stopping") return;
+  if (stopped_ && why == "stopping")
+    return;
   state_.upstreamUp.store(up ? 1 : 0, std::memory_order_relaxed);
   int now = up ? 1 : 0;
   if (now != last_) {
     last_ = now;
-    if (onChange) onChange(up, why);
+    if (onChange)
+      onChange(up, why);
   }
 }
 

@@ -26,7 +26,8 @@ Worker::Worker(unsigned index, WorkerShared& shared, int listenFd, std::function
 
 Worker::~Worker() {
   join();
-  if (listenFd_ >= 0) ::close(listenFd_);
+  if (listenFd_ >= 0)
+    ::close(listenFd_);
 }
 
 bool Worker::start(std::string& error) {
@@ -54,8 +55,10 @@ bool Worker::start(std::string& error) {
 void Worker::run() {
   uv_run(&loop_, UV_RUN_DEFAULT);
   int rc = uv_loop_close(&loop_);
-  if (rc != 0) log::error("worker loop closed with open handles", {{"worker", index_}});
-  if (onFinished_) onFinished_();
+  if (rc != 0)
+    log::error("worker loop closed with open handles", {{"worker", index_}});
+  if (onFinished_)
+    onFinished_();
 }
 
 void Worker::drain() {
@@ -70,16 +73,19 @@ void Worker::stop() {
 }
 
 void Worker::join() {
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable())
+    thread_.join();
 }
 
 void Worker::onAsync(uv_async_t* a) {
   auto* w = static_cast<Worker*>(a->data);
   int cmd = w->command_.load();
-  if (cmd >= 1 && !w->draining_) w->beginDrain();
+  if (cmd >= 1 && !w->draining_)
+    w->beginDrain();
   if (cmd == 2) {
     std::vector<ClientConn*> conns(w->conns_.begin(), w->conns_.end());
-    for (ClientConn* c : conns) c->close();
+    for (ClientConn* c : conns)
+      c->close();
   }
   w->maybeFinish();
 }
@@ -88,11 +94,13 @@ void Worker::beginDrain() {
   draining_ = true;
   uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
   std::vector<ClientConn*> conns(conns_.begin(), conns_.end());
-  for (ClientConn* c : conns) c->drain();
+  for (ClientConn* c : conns)
+    c->drain();
 }
 
 void Worker::maybeFinish() {
-  if (!draining_ || finishing_ || !conns_.empty()) return;
+  if (!draining_ || finishing_ || !conns_.empty())
+    return;
   finishing_ = true;
   pool_.closeAll();
   uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
@@ -122,10 +130,13 @@ void Worker::onConnection(uv_stream_t* server, int status) {
     return;
   }
   // The count includes this connection once constructed.
-  bool over = w->shared_.connections.load(std::memory_order_relaxed) >= w->shared_.cfg->maxConnections;
+  bool over =
+      w->shared_.connections.load(std::memory_order_relaxed) >= w->shared_.cfg->maxConnections;
   auto* c = new ClientConn(*w);
-  if (over) c->acceptAndRefuse(server);
-  else c->accept(server);
+  if (over)
+    c->acceptAndRefuse(server);
+  else
+    c->accept(server);
 }
 
 } // namespace sidecar::proxy

@@ -36,7 +36,8 @@ struct WriteBatch {
   // For text built directly into `owned`: call with owned.size() taken before appending.
   void endOwned(size_t off) {
     size_t len = owned.size() - off;
-    if (len == 0) return;
+    if (len == 0)
+      return;
     if (!segs.empty() && segs.back().ptr == nullptr && segs.back().off + segs.back().len == off)
       segs.back().len += len; // extends the previous owned segment
     else
@@ -54,7 +55,8 @@ struct WriteBatch {
   }
   bool empty() const { return segs.empty(); }
   void clear() {
-    for (ReadBuffer* b : refs) BufferPool::unref(b);
+    for (ReadBuffer* b : refs)
+      BufferPool::unref(b);
     refs.clear();
     segs.clear();
     owned.clear();
@@ -70,10 +72,12 @@ public:
   WriteBatchPool(const WriteBatchPool&) = delete;
   WriteBatchPool& operator=(const WriteBatchPool&) = delete;
   ~WriteBatchPool() {
-    for (WriteBatch* b : free_) delete b;
+    for (WriteBatch* b : free_)
+      delete b;
   }
   WriteBatch* take() {
-    if (free_.empty()) return new WriteBatch();
+    if (free_.empty())
+      return new WriteBatch();
     WriteBatch* b = free_.back();
     free_.pop_back();
     return b;
@@ -81,8 +85,10 @@ public:
   void give(WriteBatch* b) {
     b->clear();
     // A batch that carried a large generated text does not keep its memory.
-    if (free_.size() >= 256 || b->owned.capacity() > (64 << 10)) delete b;
-    else free_.push_back(b);
+    if (free_.size() >= 256 || b->owned.capacity() > (64 << 10))
+      delete b;
+    else
+      free_.push_back(b);
   }
 
 private:

@@ -47,7 +47,8 @@ protected:
         {"Content-Type", "application/json"},
         {"Accept", "application/json, text/event-stream"},
         {"MCP-Protocol-Version", "2025-06-18"}};
-    if (!session.empty()) h.emplace_back("Mcp-Session-Id", session);
+    if (!session.empty())
+      h.emplace_back("Mcp-Session-Id", session);
     return request(sidecar_->port(), method, "/mcp", h, body);
   }
 
@@ -57,13 +58,15 @@ protected:
 };
 
 TEST_F(McpUpstreamTest, SessionThroughTheSidecar) {
-  Response init = call(R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"sidecar-test","version":"1"}}})");
+  Response init = call(
+      R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"sidecar-test","version":"1"}}})");
   ASSERT_EQ(init.status, 200) << init.summary();
   auto session = init.header("mcp-session-id");
   ASSERT_TRUE(session) << "the upstream's Mcp-Session-Id did not come through: " << init.summary();
   EXPECT_NE(init.body.find("\"serverInfo\""), std::string::npos) << init.body;
 
-  Response initialized = call(R"({"jsonrpc":"2.0","method":"notifications/initialized"})", *session);
+  Response initialized =
+      call(R"({"jsonrpc":"2.0","method":"notifications/initialized"})", *session);
   EXPECT_EQ(initialized.status, 202) << initialized.summary();
 
   Response list = call(R"({"jsonrpc":"2.0","id":2,"method":"tools/list"})", *session);
@@ -94,12 +97,14 @@ TEST_F(McpUpstreamTest, SessionThroughTheSidecar) {
 }
 
 TEST_F(McpUpstreamTest, ReadyOnlyWhileTheServerAnswers) {
-  EXPECT_TRUE(waitUntil([&] { return request(sidecar_->adminPort(), "GET", "/readyz").status == 200; },
-                        scaled(seconds(6))));
+  EXPECT_TRUE(
+      waitUntil([&] { return request(sidecar_->adminPort(), "GET", "/readyz").status == 200; },
+                scaled(seconds(6))));
   server_->sendSignal(SIGTERM);
   server_->waitExit(scaled(seconds(5)));
-  EXPECT_TRUE(waitUntil([&] { return request(sidecar_->adminPort(), "GET", "/readyz").status == 503; },
-                        scaled(seconds(6))));
+  EXPECT_TRUE(
+      waitUntil([&] { return request(sidecar_->adminPort(), "GET", "/readyz").status == 503; },
+                scaled(seconds(6))));
 }
 
 } // namespace

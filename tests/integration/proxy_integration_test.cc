@@ -23,8 +23,7 @@ std::string get(const std::string& path) {
   return "GET " + path + " HTTP/1.1\r\nHost: test\r\n\r\n";
 }
 
-std::string post(const std::string& path, const std::string& body,
-                 const std::string& extra = "") {
+std::string post(const std::string& path, const std::string& body, const std::string& extra = "") {
   return "POST " + path + " HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n" + extra +
          "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
@@ -32,7 +31,8 @@ std::string post(const std::string& path, const std::string& body,
 int upstreamCount(uint16_t upstreamPort, const char* field) {
   Response r = request(upstreamPort, "GET", "/count");
   auto pos = r.body.find(std::string("\"") + field + "\":");
-  if (pos == std::string::npos) return -1;
+  if (pos == std::string::npos)
+    return -1;
   return std::stoi(r.body.substr(pos + strlen(field) + 3));
 }
 
@@ -40,7 +40,8 @@ long rssKiB(int pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(f, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    if (line.rfind("VmRSS:", 0) == 0)
+      return std::stol(line.substr(6));
   return -1;
 }
 
@@ -95,10 +96,13 @@ TEST_F(ProxyTest, OneMiBBodyForwardedByteForByte) {
   startSidecar();
   std::string body(1 << 20, '\0');
   std::mt19937 rng(42);
-  for (char& ch : body) ch = static_cast<char>(rng());
+  for (char& ch : body)
+    ch = static_cast<char>(rng());
   auto c = connect();
-  auto r = roundTrip(*c, "POST /echo-body HTTP/1.1\r\nHost: t\r\nContent-Type: application/octet-stream\r\n"
-                         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  auto r = roundTrip(
+      *c, "POST /echo-body HTTP/1.1\r\nHost: t\r\nContent-Type: application/octet-stream\r\n"
+          "Content-Length: " +
+              std::to_string(body.size()) + "\r\n\r\n" + body);
   ASSERT_TRUE(r) << c->lastError();
   EXPECT_EQ(r->status, 200);
   ASSERT_EQ(r->body.size(), body.size());
@@ -122,8 +126,8 @@ TEST_F(ProxyTest, KeepAliveReusesUpstreamConnections) {
   auto c = connect();
   int before = upstreamCount(upstream_->port(), "connections");
   for (int i = 0; i < 50; ++i) {
-    auto r = roundTrip(*c, post("/mcp", R"({"jsonrpc":"2.0","id":)" + std::to_string(i) +
-                                            R"(,"method":"ping"})"));
+    auto r = roundTrip(
+        *c, post("/mcp", R"({"jsonrpc":"2.0","id":)" + std::to_string(i) + R"(,"method":"ping"})"));
     ASSERT_TRUE(r) << c->lastError();
     ASSERT_EQ(r->status, 200);
     EXPECT_NE(r->body.find("\"id\":" + std::to_string(i)), std::string::npos);
@@ -162,7 +166,8 @@ TEST_F(ProxyTest, SseEventsArriveWhileTheUpstreamIsStillWriting) {
   std::string first;
   while (first.find("\n\n") == std::string::npos && !c->bodyComplete()) {
     std::string some = c->readBodySome(scaled(seconds(2)));
-    if (some.empty()) break;
+    if (some.empty())
+      break;
     first += some;
   }
   auto elapsed = std::chrono::steady_clock::now() - start;
@@ -203,15 +208,20 @@ TEST_P(SmugglingTest, RefusedWith400AndNeverForwarded) {
 INSTANTIATE_TEST_SUITE_P(
     Framing, SmugglingTest,
     ::testing::Values(
-        SmugglingCase{"cl_te", "POST /mcp HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\n"
-                               "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n"},
+        SmugglingCase{"cl_te",
+                      "POST /mcp HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\n"
+                      "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n"},
         SmugglingCase{"conflicting_cl", "POST /mcp HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n"
                                         "Content-Length: 40\r\n\r\nabc"},
-        SmugglingCase{"obs_fold", "GET /mcp HTTP/1.1\r\nHost: t\r\nX-A: 1\r\n Transfer-Encoding: chunked\r\n\r\n"},
-        SmugglingCase{"bad_chunk", "POST /mcp HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                   "-1\r\nabc\r\n0\r\n\r\n"},
-        SmugglingCase{"te_not_final_chunked", "POST /mcp HTTP/1.1\r\nHost: t\r\n"
-                                              "Transfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n"}),
+        SmugglingCase{
+            "obs_fold",
+            "GET /mcp HTTP/1.1\r\nHost: t\r\nX-A: 1\r\n Transfer-Encoding: chunked\r\n\r\n"},
+        SmugglingCase{"bad_chunk",
+                      "POST /mcp HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "-1\r\nabc\r\n0\r\n\r\n"},
+        SmugglingCase{"te_not_final_chunked",
+                      "POST /mcp HTTP/1.1\r\nHost: t\r\n"
+                      "Transfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n"}),
     [](const auto& p) { return p.param.name; });
 
 TEST_F(ProxyTest, SlowHeadersGet408) {
@@ -219,7 +229,8 @@ TEST_F(ProxyTest, SlowHeadersGet408) {
   auto c = connect();
   auto start = std::chrono::steady_clock::now();
   // One byte per second: the whole head would take ~30 s.
-  std::thread sender([&] { c->sendSlowly(get("/echo") + std::string(0, ' '), milliseconds(1000)); });
+  std::thread sender(
+      [&] { c->sendSlowly(get("/echo") + std::string(0, ' '), milliseconds(1000)); });
   auto r = c->readResponse(scaled(seconds(10)));
   auto elapsed = std::chrono::steady_clock::now() - start;
   c->shutdownWrite();
@@ -243,7 +254,8 @@ TEST_F(ProxyTest, IdleKeepAliveConnectionIsClosed) {
 TEST_F(ProxyTest, BodyOverLimitIs413) {
   startSidecar({"--max-body", "1KiB"});
   auto c = connect();
-  auto r = roundTrip(*c, post("/echo", R"({"jsonrpc":"2.0","id":9,"x":")" + std::string(2000, 'a') + "\"}"));
+  auto r = roundTrip(
+      *c, post("/echo", R"({"jsonrpc":"2.0","id":9,"x":")" + std::string(2000, 'a') + "\"}"));
   ASSERT_TRUE(r) << c->lastError();
   EXPECT_EQ(r->status, 413);
   EXPECT_NE(r->body.find("--max-body"), std::string::npos) << r->body;
@@ -261,7 +273,8 @@ TEST_F(ProxyTest, BodyOverLimitIs413) {
 TEST_F(ProxyTest, HeadersOverLimitAre431) {
   startSidecar({"--max-header-size", "4KiB"});
   auto c = connect();
-  auto r = roundTrip(*c, "GET /echo HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(8000, 'x') + "\r\n\r\n");
+  auto r = roundTrip(*c, "GET /echo HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(8000, 'x') +
+                             "\r\n\r\n");
   ASSERT_TRUE(r) << c->lastError();
   EXPECT_EQ(r->status, 431);
 }
@@ -305,8 +318,9 @@ TEST_F(ProxyTest, UpstreamDownIs502AndNotReady) {
   auto r2 = roundTrip(*c, get("/echo"));
   ASSERT_TRUE(r2) << c->lastError();
   EXPECT_EQ(r2->status, 502);
-  EXPECT_TRUE(waitUntil([&] { return request(sidecar_->adminPort(), "GET", "/readyz").status == 503; },
-                        scaled(seconds(6))));
+  EXPECT_TRUE(
+      waitUntil([&] { return request(sidecar_->adminPort(), "GET", "/readyz").status == 503; },
+                scaled(seconds(6))));
   Response ready = request(sidecar_->adminPort(), "GET", "/readyz");
   EXPECT_NE(ready.body.find("upstream not answering"), std::string::npos) << ready.body;
 }
@@ -315,7 +329,8 @@ TEST_F(ProxyTest, SlowUpstreamIs504) {
   startSidecar({"--upstream-timeout", "1"});
   auto c = connect();
   auto start = std::chrono::steady_clock::now();
-  auto r = roundTrip(*c, post("/slow?ms=4000", R"({"jsonrpc":"2.0","id":5,"method":"tools/call"})"));
+  auto r =
+      roundTrip(*c, post("/slow?ms=4000", R"({"jsonrpc":"2.0","id":5,"method":"tools/call"})"));
   ASSERT_TRUE(r) << c->lastError();
   EXPECT_EQ(r->status, 504);
   EXPECT_NE(r->body.find(R"("id":5,"error":{"code":-31005)"), std::string::npos) << r->body;
@@ -346,7 +361,8 @@ TEST_F(ProxyTest, MaxConnectionsRefusesTheExtraOne) {
   EXPECT_TRUE(waitUntil(
       [&] {
         auto d = RawConnection::connect(sidecar_->port());
-        if (!d || !d->sendAll(get("/echo"))) return false;
+        if (!d || !d->sendAll(get("/echo")))
+          return false;
         auto rr = d->readResponse(scaled(seconds(2)));
         return rr && rr->status == 200;
       },
@@ -369,7 +385,8 @@ TEST_F(ProxyTest, SlowReaderDoesNotMakeTheSidecarBuffer) {
   auto rest = c->readBodyRest(scaled(seconds(60)));
   ASSERT_TRUE(rest) << c->lastError();
   ASSERT_EQ(rest->size(), total);
-  for (size_t i = 0; i < total; i += 4099) ASSERT_EQ(static_cast<unsigned char>((*rest)[i]), i % 251) << i;
+  for (size_t i = 0; i < total; i += 4099)
+    ASSERT_EQ(static_cast<unsigned char>((*rest)[i]), i % 251) << i;
 }
 
 TEST_F(ProxyTest, SigtermLetsInFlightRequestsFinish) {
@@ -388,9 +405,11 @@ TEST_F(ProxyTest, SigtermLetsInFlightRequestsFinish) {
   for (int i = 0; i < kN; ++i)
     clients.emplace_back([&, i] {
       auto r = conns[i]->readResponse(scaled(seconds(10)));
-      if (r && r->status == 200 && r->header("connection").value_or("") == "close") ++ok;
+      if (r && r->status == 200 && r->header("connection").value_or("") == "close")
+        ++ok;
     });
-  for (auto& t : clients) t.join();
+  for (auto& t : clients)
+    t.join();
   EXPECT_EQ(ok.load(), kN);
   auto status = sidecar_->proc().waitExit(scaled(seconds(10)));
   ASSERT_TRUE(status);
@@ -401,20 +420,24 @@ TEST_F(ProxyTest, SigtermLetsInFlightRequestsFinish) {
 TEST_F(ProxyTest, AdminEndpoints) {
   startSidecar();
   EXPECT_EQ(request(sidecar_->adminPort(), "GET", "/healthz").status, 200);
-  EXPECT_TRUE(waitUntil([&] { return request(sidecar_->adminPort(), "GET", "/readyz").status == 200; },
-                        scaled(seconds(5))));
+  EXPECT_TRUE(
+      waitUntil([&] { return request(sidecar_->adminPort(), "GET", "/readyz").status == 200; },
+                scaled(seconds(5))));
   auto c = connect();
   ASSERT_TRUE(roundTrip(*c, get("/echo")));
   Response m = request(sidecar_->adminPort(), "GET", "/metrics");
   EXPECT_EQ(m.status, 200);
   for (const char* name :
-       {"mcp_sidecar_build_info{", "mcp_sidecar_upstream_up 1", "mcp_sidecar_http_responses_total{code=\"2xx\"}",
+       {"mcp_sidecar_build_info{", "mcp_sidecar_upstream_up 1",
+        "mcp_sidecar_http_responses_total{code=\"2xx\"}",
         "mcp_sidecar_http_request_duration_seconds_bucket", "mcp_sidecar_connections_active",
         "mcp_sidecar_http_rejections_total{reason=\"bad_request\"}"})
     EXPECT_NE(m.body.find(name), std::string::npos) << name;
   Response s = request(sidecar_->adminPort(), "GET", "/status");
   EXPECT_EQ(s.status, 200);
-  EXPECT_NE(s.body.find("\"upstream\":\"http://" + upstream_->address() + "/mcp\""), std::string::npos) << s.body;
+  EXPECT_NE(s.body.find("\"upstream\":\"http://" + upstream_->address() + "/mcp\""),
+            std::string::npos)
+      << s.body;
   EXPECT_EQ(request(sidecar_->adminPort(), "GET", "/nope").status, 404);
   // The MCP port never serves admin paths: /metrics there goes to the upstream.
   Response viaMcp = request(sidecar_->port(), "GET", "/metrics");
@@ -443,22 +466,22 @@ TEST_F(CommandLineTest, VersionAndHelp) {
   auto hs = h->waitExit(scaled(seconds(5)));
   ASSERT_TRUE(hs);
   EXPECT_EQ(WEXITSTATUS(*hs), 0);
-  for (const char* flag : {"--listen", "--admin", "--upstream", "--max-body", "--header-timeout",
-                           "--idle-timeout", "--upstream-timeout", "--drain-timeout",
-                           "--max-connections", "--workers", "--log-level", "--config",
-                           "MCP_SIDECAR_MAX_BODY"})
+  for (const char* flag :
+       {"--listen", "--admin", "--upstream", "--max-body", "--header-timeout", "--idle-timeout",
+        "--upstream-timeout", "--drain-timeout", "--max-connections", "--workers", "--log-level",
+        "--config", "MCP_SIDECAR_MAX_BODY"})
     EXPECT_NE(h->stdoutText().find(flag), std::string::npos) << flag;
 }
 
 TEST_F(CommandLineTest, InvalidConfigurationExits2NamingTheKey) {
-  auto p = Process::spawn({SidecarProcess::binaryPath(), "serve", "--upstream", "http://127.0.0.1:1",
-                           "--verify", "off", "--idle-timeout", "soon"});
+  auto p = Process::spawn({SidecarProcess::binaryPath(), "serve", "--upstream",
+                           "http://127.0.0.1:1", "--verify", "off", "--idle-timeout", "soon"});
   auto st = p->waitExit(scaled(seconds(5)));
   ASSERT_TRUE(st);
   EXPECT_EQ(WEXITSTATUS(*st), 2);
   EXPECT_NE(p->stderrText().find("--idle-timeout = 'soon'"), std::string::npos) << p->stderrText();
-  auto e = Process::spawn({SidecarProcess::binaryPath(), "serve", "--upstream", "http://127.0.0.1:1",
-                           "--verify", "off"},
+  auto e = Process::spawn({SidecarProcess::binaryPath(), "serve", "--upstream",
+                           "http://127.0.0.1:1", "--verify", "off"},
                           {{"MCP_SIDECAR_LISTEN", "nowhere"}});
   auto es = e->waitExit(scaled(seconds(5)));
   ASSERT_TRUE(es);
@@ -473,9 +496,9 @@ TEST_F(CommandLineTest, InvalidConfigurationExits2NamingTheKey) {
 TEST_F(CommandLineTest, PortInUseExits1WithAClearMessage) {
   auto first = SidecarProcess::start({"--upstream", "http://127.0.0.1:1", "--verify", "off"});
   ASSERT_TRUE(first);
-  auto p = Process::spawn({SidecarProcess::binaryPath(), "serve", "--upstream", "http://127.0.0.1:1",
-                           "--verify", "off", "--listen", first->address(), "--admin",
-                           "127.0.0.1:0"});
+  auto p =
+      Process::spawn({SidecarProcess::binaryPath(), "serve", "--upstream", "http://127.0.0.1:1",
+                      "--verify", "off", "--listen", first->address(), "--admin", "127.0.0.1:0"});
   auto st = p->waitExit(scaled(seconds(5)));
   ASSERT_TRUE(st);
   EXPECT_EQ(WEXITSTATUS(*st), 1);

@@ -18,7 +18,8 @@ TEST(LogTest, RateLimiterAllowsBurstThenOnePerInterval) {
   RateLimiter r(3, 1000);
   uint64_t suppressed = 0;
   int allowed = 0;
-  for (int i = 0; i < 10; ++i) allowed += r.allow(100, suppressed);
+  for (int i = 0; i < 10; ++i)
+    allowed += r.allow(100, suppressed);
   EXPECT_EQ(allowed, 3);
   EXPECT_TRUE(r.allow(1100, suppressed)); // one token refilled
   EXPECT_EQ(suppressed, 7u);              // the lines held back are reported

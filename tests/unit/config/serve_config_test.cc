@@ -17,7 +17,8 @@ protected:
     ServeOptions opts;
     opts.registerFlags(app);
     std::vector<const char*> argv{"serve"};
-    for (auto& a : args) argv.push_back(a.c_str());
+    for (auto& a : args)
+      argv.push_back(a.c_str());
     app.parse(static_cast<int>(argv.size()), const_cast<char**>(argv.data()));
     return opts.resolve([this](const char* n) -> const char* {
       auto it = env_.find(n);
@@ -34,7 +35,8 @@ protected:
     return path;
   }
   void TearDown() override {
-    for (auto& f : files_) unlink(f.c_str());
+    for (auto& f : files_)
+      unlink(f.c_str());
   }
   std::map<std::string, std::string> env_;
   std::vector<std::string> files_;
@@ -62,10 +64,10 @@ TEST_F(ServeConfigTest, FlagBeatsEnvBeatsFileBeatsDefault) {
   env_["MCP_SIDECAR_IDLE_TIMEOUT"] = "9s";
   auto c = resolve({"--config", file, "--max-body", "3MiB"});
   ASSERT_TRUE(c.ok()) << c.error();
-  EXPECT_EQ(c->maxBody, 3u << 20);         // flag
-  EXPECT_EQ(c->idleTimeoutMs, 9000u);      // env over file
-  EXPECT_EQ(c->headerTimeoutMs, 7000u);    // file over default
-  EXPECT_EQ(c->upstream->port, 1);         // file
+  EXPECT_EQ(c->maxBody, 3u << 20);          // flag
+  EXPECT_EQ(c->idleTimeoutMs, 9000u);       // env over file
+  EXPECT_EQ(c->headerTimeoutMs, 7000u);     // file over default
+  EXPECT_EQ(c->upstream->port, 1);          // file
   EXPECT_EQ(c->upstreamTimeoutMs, 300000u); // default
 }
 

@@ -28,7 +28,8 @@ TEST(UnitsTest, Sizes) {
   EXPECT_EQ(*parseSize("1GiB"), 1ull << 30);
   EXPECT_EQ(*parseSize("10MB"), 10000000u);
   EXPECT_EQ(*parseSize("100B"), 100u);
-  for (const char* bad : {"", "MiB", "4XB", "4 mb", "-3"}) EXPECT_FALSE(parseSize(bad).ok()) << bad;
+  for (const char* bad : {"", "MiB", "4XB", "4 mb", "-3"})
+    EXPECT_FALSE(parseSize(bad).ok()) << bad;
 }
 
 TEST(UnitsTest, HostPort) {

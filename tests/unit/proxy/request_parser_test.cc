@@ -19,7 +19,8 @@ protected:
       auto st = parser_.feed(input.data() + pos, n, consumed);
       pos += consumed;
       consumedTotal_ = pos;
-      if (st != RequestParser::Status::NeedMore) return st;
+      if (st != RequestParser::Status::NeedMore)
+        return st;
     }
     return RequestParser::Status::NeedMore;
   }
@@ -105,8 +106,9 @@ INSTANTIATE_TEST_SUITE_P(
                                        "Transfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n"},
         Smuggle{"te_unknown", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n"},
         Smuggle{"space_before_colon", "GET / HTTP/1.1\r\nHost: a\r\nContent-Length : 5\r\n\r\n"},
-        Smuggle{"bare_lf_in_chunk", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                    "3\nabc\r\n0\r\n\r\n"},
+        Smuggle{"bare_lf_in_chunk",
+                "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                "3\nabc\r\n0\r\n\r\n"},
         Smuggle{"bad_version", "GET / HTTP/7.1\r\nHost: a\r\n\r\n"},
         Smuggle{"garbage", "\x01\x02 nonsense\r\n\r\n"}),
     [](const auto& p) { return p.param.name; });
@@ -149,15 +151,17 @@ TEST_F(RequestParserTest, HeadersOverLimitAre431) {
 TEST_F(RequestParserTest, TooManyHeadersAre431) {
   limits_.maxHeaders = 4;
   std::string req = "GET / HTTP/1.1\r\n";
-  for (int i = 0; i < 5; ++i) req += "X-" + std::to_string(i) + ": v\r\n";
+  for (int i = 0; i < 5; ++i)
+    req += "X-" + std::to_string(i) + ": v\r\n";
   req += "\r\n";
   ASSERT_EQ(feedAll(req), RequestParser::Status::Error);
   EXPECT_EQ(parser_.errorStatus(), 431);
 }
 
 TEST_F(RequestParserTest, ExpectContinueIsReported) {
-  ASSERT_EQ(feedAll("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n"),
-            RequestParser::Status::NeedMore);
+  ASSERT_EQ(
+      feedAll("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n"),
+      RequestParser::Status::NeedMore);
   EXPECT_TRUE(parser_.headersComplete());
   EXPECT_TRUE(parser_.expectsContinue());
 }

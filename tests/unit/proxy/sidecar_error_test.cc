@@ -19,8 +19,10 @@ TEST(SidecarErrorTest, UpstreamErrorsMapTo502And504) {
   std::string r = buildErrorResponse(SidecarError::UpstreamUnavailable, "down",
                                      R"({"jsonrpc":"2.0","id":3,"method":"tools/call"})", false);
   EXPECT_EQ(r.rfind("HTTP/1.1 502 Bad Gateway\r\n", 0), 0u);
-  EXPECT_NE(r.find(R"({"jsonrpc":"2.0","id":3,"error":{"code":-31004,"message":"Upstream unavailable","data":{"reason":"upstream_unavailable","detail":"down"}}})"),
-            std::string::npos)
+  EXPECT_NE(
+      r.find(
+          R"({"jsonrpc":"2.0","id":3,"error":{"code":-31004,"message":"Upstream unavailable","data":{"reason":"upstream_unavailable","detail":"down"}}})"),
+      std::string::npos)
       << r;
   EXPECT_EQ(r.find("Connection: close"), std::string::npos);
   std::string t = buildErrorResponse(SidecarError::UpstreamTimeout, "", "", true);
