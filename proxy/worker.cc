@@ -35,6 +35,10 @@ bool Worker::start(std::string& error) {
   listener_.data = this;
   uv_async_init(&loop_, &async_, onAsync);
   async_.data = this;
+  {
+    std::lock_guard lock(asyncMu_);
+    asyncOpen_ = true;
+  }
   int rc = uv_tcp_open(&listener_, listenFd_);
   if (rc == 0) {
     listenFd_ = -1; // owned by the handle now
@@ -42,6 +46,10 @@ bool Worker::start(std::string& error) {
   }
   if (rc != 0) {
     error = std::string("cannot listen: ") + uv_strerror(rc);
+    {
+      std::lock_guard lock(asyncMu_);
+      asyncOpen_ = false;
+    }
     uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
     uv_run(&loop_, UV_RUN_DEFAULT);
@@ -64,12 +72,14 @@ void Worker::run() {
 void Worker::drain() {
   int expected = 0;
   command_.compare_exchange_strong(expected, 1);
-  uv_async_send(&async_);
+  std::lock_guard lock(asyncMu_);
+  if (asyncOpen_) uv_async_send(&async_);
 }
 
 void Worker::stop() {
   command_.store(2);
-  uv_async_send(&async_);
+  std::lock_guard lock(asyncMu_);
+  if (asyncOpen_) uv_async_send(&async_);
 }
 
 void Worker::join() {
@@ -103,8 +113,16 @@ void Worker::maybeFinish() {
     return;
   finishing_ = true;
   pool_.closeAll();
+  std::lock_guard lock(asyncMu_);
+  asyncOpen_ = false;
   uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
   // The loop ends once the last upstream connection has closed.
+}
+
+const verifier::TrustStore& Worker::trustStore() {
+  SignatureGate& gate = *shared_.gate;
+  if (gate.generation() != storeGeneration_) store_ = gate.snapshot(storeGeneration_);
+  return *store_;
 }
 
 void Worker::connectionOpened(ClientConn* c) {

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_set>
@@ -18,6 +19,7 @@
 #include "metrics/stats.h"
 #include "proxy/buffer_pool.h"
 #include "proxy/request_parser.h"
+#include "proxy/signature_gate.h"
 #include "proxy/upstream.h"
 #include "proxy/write_batch.h"
 
@@ -33,6 +35,7 @@ struct WorkerShared {
   ParserLimits limits;
   std::atomic<uint32_t> connections{0};
   metrics::ProcessState* process = nullptr;
+  SignatureGate* gate = nullptr; // null when --verify off
 };
 
 class Worker {
@@ -64,6 +67,8 @@ public:
   bool draining() const { return draining_; }
   char* readBuffer() { return readBuffer_; }
   log::RateLimiter& warnLimiter() { return warnLimiter_; }
+  // The current trust store (refreshed when the gate publishes a new one). Requires a gate.
+  const verifier::TrustStore& trustStore();
   void connectionOpened(ClientConn* c);
   void connectionClosed(ClientConn* c);
 
@@ -84,6 +89,10 @@ private:
   uv_tcp_t listener_;
   uv_async_t async_;
   std::atomic<int> command_{0}; // 1 drain, 2 stop
+  // Guards async_ against a send after the worker closed it (a drain timeout that fires after
+  // this worker finished draining): uv_async_send on a closed handle is undefined.
+  std::mutex asyncMu_;
+  bool asyncOpen_ = false;
   bool draining_ = false;
   bool finishing_ = false;
   metrics::WorkerStats stats_;
@@ -94,6 +103,8 @@ private:
   char readBuffer_[kReadBufferSize];
   log::RateLimiter warnLimiter_{20, 1000000000ull};
   std::thread thread_;
+  std::shared_ptr<const verifier::TrustStore> store_;
+  uint64_t storeGeneration_ = ~0ull;
 };
 
 } // namespace sidecar::proxy
