@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "app/key_commands.h"
 #include "app/serve.h"
 #include "common/version.h"
 #include "config/serve_config.h"
@@ -24,6 +25,11 @@ int main(int argc, char** argv) {
   config::ServeOptions serveOptions;
   serveOptions.registerFlags(*serve);
 
+  app::KeygenOptions keygenOptions;
+  app::addKeygenCommand(app, keygenOptions);
+  app::SignOptions signOptions;
+  app::addSignCommand(app, signOptions);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -39,5 +45,7 @@ int main(int argc, char** argv) {
     }
     return app::runServe(*cfg);
   }
+  if (app.got_subcommand("keygen")) return app::runKeygen(keygenOptions);
+  if (app.got_subcommand("sign")) return app::runSign(signOptions);
   return 2;
 }

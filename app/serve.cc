@@ -2,6 +2,7 @@
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -16,6 +17,7 @@
 #include "metrics/metrics.h"
 #include "proxy/admin_server.h"
 #include "proxy/listener.h"
+#include "proxy/signature_gate.h"
 #include "proxy/upstream_probe.h"
 #include "proxy/worker.h"
 
@@ -32,6 +34,9 @@ struct Server {
   std::unique_ptr<metrics::Metrics> metrics;
   std::unique_ptr<proxy::AdminServer> admin;
   std::unique_ptr<proxy::UpstreamProbe> probe;
+  std::unique_ptr<proxy::SignatureGate> gate;
+  uv_fs_poll_t trustWatch;
+  bool watching = false;
   uv_signal_t sigterm, sigint;
   uv_async_t workerDone;
   uv_timer_t drainTimer;
@@ -131,6 +136,32 @@ void closeMain(Server& s) {
   uv_close(reinterpret_cast<uv_handle_t*>(&s.sigint), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&s.workerDone), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&s.drainTimer), nullptr);
+  if (s.watching) uv_close(reinterpret_cast<uv_handle_t*>(&s.trustWatch), nullptr);
+}
+
+// Reloads the trust store when its file changes (uv_fs_poll stats the path, following symlinks,
+// so the ..data symlink swap of a Kubernetes Secret or ConfigMap mount is seen too). A file that
+// fails to load keeps the previous store in force and says why.
+void onTrustStoreChange(uv_fs_poll_t* h, int status, const uv_stat_t*, const uv_stat_t*) {
+  auto* s = static_cast<Server*>(h->data);
+  const std::string& path = s->cfg.trustStore;
+  if (status < 0) {
+    s->process.trustStoreReloadFailures.fetch_add(1);
+    log::error("trust store file unreadable; keeping the previous keys",
+               {{"path", path}, {"error", uv_strerror(status)}});
+    return;
+  }
+  auto store = verifier::TrustStore::load(path);
+  if (!store.ok()) {
+    s->process.trustStoreReloadFailures.fetch_add(1);
+    log::error("trust store reload failed; keeping the previous keys",
+               {{"path", path}, {"error", store.error()}});
+    return;
+  }
+  s->process.trustStoreKeys.store(static_cast<int64_t>((*store)->keys().size()));
+  s->process.trustStoreReloads.fetch_add(1);
+  s->gate->publish(*store);
+  log::info("trust store reloaded", {{"path", path}, {"keys", (*store)->keys().size()}});
 }
 
 void beginDrain(Server& s, int signum) {
@@ -168,6 +199,20 @@ int runServe(const config::ServeConfig& cfg) {
     ~LogStop() { log::stop(); }
   } logStop;
 
+  // Each client connection needs a descriptor and so does its upstream connection: raise the
+  // soft limit to the hard one, and say so when even that cannot hold --max-connections.
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &nofile);
+  }
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY &&
+      nofile.rlim_cur < 2ull * cfg.maxConnections)
+    log::warn("the open-file limit cannot hold --max-connections (each needs two descriptors); "
+              "raise it (ulimit -n, LimitNOFILE=) or lower --max-connections",
+              {{"nofile", static_cast<unsigned long long>(nofile.rlim_cur)},
+               {"max_connections", static_cast<unsigned long long>(cfg.maxConnections)}});
+
   auto server = std::make_unique<Server>(cfg);
   Server& s = *server;
   s.process.upstreamUp = 0;
@@ -184,6 +229,30 @@ int runServe(const config::ServeConfig& cfg) {
   s.shared.limits.maxBody = cfg.maxBody;
   s.shared.limits.maxHeaderBytes = cfg.maxHeaderSize;
   s.shared.process = &s.process;
+
+  if (cfg.verify != config::VerifyMode::Off) {
+    auto store = verifier::TrustStore::load(cfg.trustStore);
+    if (!store.ok()) {
+      log::error("cannot start: the trust store does not load",
+                 {{"error", store.error()}, {"key", "--trust-store"}});
+      return 2;
+    }
+    verifier::VerifierOptions opts;
+    opts.windowSeconds = static_cast<int64_t>(cfg.windowSeconds);
+    opts.requireNonce = cfg.requireNonce;
+    opts.mcpSigV1 = cfg.profileMcpSigV1;
+    opts.seed = cfg.profileSeed;
+    opts.aimAgentRequestV1 = cfg.profileAimAgentRequest;
+    s.gate = std::make_unique<proxy::SignatureGate>(cfg.verify, opts, cfg.replayCapacity);
+    s.gate->publish(*store);
+    s.shared.gate = s.gate.get();
+    s.process.replay = &s.gate->replay();
+    s.process.trustStoreKeys.store(static_cast<int64_t>((*store)->keys().size()));
+    if (cfg.profileSeed)
+      log::warn("profile 'seed' is on: its signature binds neither the method nor the target, so "
+                "a captured request can be replayed to another path within the window; use "
+                "mcp-sig-v1 callers where you can");
+  }
 
   // Bind everything before starting anything, so a taken port fails the start cleanly.
   uint16_t port = 0;
@@ -283,8 +352,23 @@ int runServe(const config::ServeConfig& cfg) {
   uv_signal_start(&s.sigterm, onSignal, SIGTERM);
   uv_signal_start(&s.sigint, onSignal, SIGINT);
 
+  if (s.gate) {
+    uv_fs_poll_init(&s.loop, &s.trustWatch);
+    s.trustWatch.data = &s;
+    if (uv_fs_poll_start(&s.trustWatch, onTrustStoreChange, cfg.trustStore.c_str(), 1000) == 0)
+      s.watching = true;
+    else
+      uv_close(reinterpret_cast<uv_handle_t*>(&s.trustWatch), nullptr);
+  }
   if (cfg.verify == config::VerifyMode::Off)
     log::warn("signature verification is off (--verify off): every request is forwarded unsigned");
+  else
+    log::info("verifying request signatures",
+              {{"mode", cfg.verify == config::VerifyMode::Enforce ? "enforce" : "monitor"},
+               {"trust_store", cfg.trustStore},
+               {"keys", static_cast<long long>(s.process.trustStoreKeys.load())},
+               {"window_s", static_cast<unsigned long long>(cfg.windowSeconds)},
+               {"replay_capacity", static_cast<unsigned long long>(cfg.replayCapacity)}});
   log::info("listening", {{"listen", s.listenAddr},
                           {"admin", s.adminAddr},
                           {"upstream", "http://" + cfg.upstream->authority() + cfg.upstream->path},

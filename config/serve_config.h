@@ -44,6 +44,12 @@ struct ServeConfig {
   bool accessLog = true;
   VerifyMode verify = VerifyMode::Enforce;
   std::string trustStore;
+  bool profileMcpSigV1 = true;
+  bool profileSeed = false;
+  bool profileAimAgentRequest = false;
+  uint64_t windowSeconds = 300;
+  bool requireNonce = false;
+  uint64_t replayCapacity = 1 << 20;
 };
 
 // The CPUs this process may use: its affinity mask, capped by a cgroup v2 CPU quota (a

@@ -170,6 +170,58 @@ public:
         static_cast<double>(sum(ws, [](const WorkerStats& w) { return w.bytesOut.get(); }))));
     out.push_back(std::move(bout));
 
+    auto ver = family("mcp_sidecar_signature_verifications_total",
+                      "Request signature checks, by result, reason and profile.",
+                      MetricType::Counter);
+    using verifier::Profile;
+    using verifier::Reason;
+    for (size_t p = 0; p < static_cast<size_t>(Profile::kCount); ++p) {
+      for (size_t r = 0; r < static_cast<size_t>(Reason::kCount); ++r) {
+        uint64_t v = sum(ws, [p, r](const WorkerStats& w) { return w.verifications[p][r].get(); });
+        // The default profile's series exist from the start; the others once they occur.
+        if (v == 0 && (p != 0 || process_->replay == nullptr)) continue;
+        bool ok = r == static_cast<size_t>(Reason::Accepted);
+        ver.metric.push_back(counterValue(
+            static_cast<double>(v),
+            {{"result", ok ? "accepted" : "rejected"},
+             {"reason", ok ? "none" : verifier::reasonName(static_cast<Reason>(r))},
+             {"profile", verifier::profileName(static_cast<Profile>(p))}}));
+      }
+    }
+    out.push_back(std::move(ver));
+
+    auto denials = family("mcp_sidecar_tool_denials_total",
+                          "tools/call requests refused because the tool is not on the caller's "
+                          "allow-list.",
+                          MetricType::Counter);
+    denials.metric.push_back(counterValue(
+        static_cast<double>(sum(ws, [](const WorkerStats& w) { return w.toolDenials.get(); }))));
+    out.push_back(std::move(denials));
+
+    if (process_->replay) {
+      auto entries = family("mcp_sidecar_replay_cache_entries",
+                            "Entries held by the replay cache (it refuses signed requests when full).",
+                            MetricType::Gauge);
+      entries.metric.push_back(gaugeValue(static_cast<double>(process_->replay->size())));
+      out.push_back(std::move(entries));
+      auto cap = family("mcp_sidecar_replay_cache_capacity", "Capacity of the replay cache.",
+                        MetricType::Gauge);
+      cap.metric.push_back(gaugeValue(static_cast<double>(process_->replay->capacity())));
+      out.push_back(std::move(cap));
+      auto keys = family("mcp_sidecar_trust_store_keys", "Caller keys in the current trust store.",
+                         MetricType::Gauge);
+      keys.metric.push_back(gaugeValue(static_cast<double>(process_->trustStoreKeys.load())));
+      out.push_back(std::move(keys));
+      auto reloads = family("mcp_sidecar_trust_store_reloads_total",
+                            "Trust store loads after a change of its file, by result.",
+                            MetricType::Counter);
+      reloads.metric.push_back(counterValue(static_cast<double>(process_->trustStoreReloads.load()),
+                                            {{"result", "ok"}}));
+      reloads.metric.push_back(counterValue(
+          static_cast<double>(process_->trustStoreReloadFailures.load()), {{"result", "failed"}}));
+      out.push_back(std::move(reloads));
+    }
+
     auto hist = family("mcp_sidecar_http_request_duration_seconds",
                        "Time from a request's last byte received to its response's last byte sent.",
                        MetricType::Histogram);

@@ -15,6 +15,10 @@ namespace sidecar::metrics {
 // Process-wide state the admin loop owns.
 struct ProcessState {
   std::atomic<int> upstreamUp{0};
+  const verifier::ReplayCache* replay = nullptr; // null when verification is off
+  std::atomic<int64_t> trustStoreKeys{0};
+  std::atomic<uint64_t> trustStoreReloads{0};
+  std::atomic<uint64_t> trustStoreReloadFailures{0};
 };
 
 class Metrics {

@@ -8,6 +8,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "verifier/verifier.h"
+
 namespace sidecar::metrics {
 
 // A counter with one writer thread.
@@ -85,6 +87,11 @@ struct WorkerStats {
   Counter bytesIn;  // request bytes received from clients
   Counter bytesOut; // response bytes written to clients
   Gauge upstreamIdle;
+  // Signature checks by profile and reason (Reason::Accepted counts acceptances).
+  std::array<std::array<Counter, static_cast<size_t>(verifier::Reason::kCount)>,
+             static_cast<size_t>(verifier::Profile::kCount)>
+      verifications;
+  Counter toolDenials; // tools/call refused by a caller's allow-list
 };
 
 } // namespace sidecar::metrics

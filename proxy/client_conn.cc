@@ -6,6 +6,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "mcp/jsonrpc.h"
 #include "proxy/forward.h"
 #include "proxy/http_util.h"
 #include "proxy/worker.h"
@@ -265,10 +266,82 @@ void ClientConn::startExchange() {
   status_ = 0;
   bytesOut_ = 0;
   retried_ = false;
+  if (!admit()) return;
   upstreamHead_.clear();
   buildUpstreamRequestHead(parser_, peerIp_, worker_.shared().upstreamAuthority, upstreamHead_);
   upstream_ = worker_.pool().acquire();
   upstream_->start(this, upstreamHead_, parser_.body(), parser_.method() == HTTP_HEAD);
+}
+
+bool ClientConn::admit() {
+  callerId_.clear();
+  verdict_ = nullptr;
+  SignatureGate* gate = worker_.shared().gate;
+  if (!gate) return true;
+  // Discovery documents stay reachable unsigned (OAuth protected-resource metadata and the like).
+  llhttp_method_t m = parser_.method();
+  if ((m == HTTP_GET || m == HTTP_HEAD) && parser_.url().starts_with("/.well-known/")) {
+    verdict_ = "exempt";
+    return true;
+  }
+
+  const verifier::TrustStore& store = worker_.trustStore();
+  headerViews_.clear();
+  for (size_t i = 0; i < parser_.headerCount(); ++i)
+    headerViews_.emplace_back(parser_.headerName(i), parser_.headerValue(i));
+  verifier::RequestView view{parser_.methodName(), parser_.url(), headerViews_, parser_.body()};
+  verifier::Verdict v =
+      verifier::verify(gate->options(), store, gate->replay(), view, static_cast<int64_t>(time(nullptr)));
+  worker_.mutableStats()
+      .verifications[static_cast<size_t>(v.profile)][static_cast<size_t>(v.reason)]
+      .inc();
+  callerId_ = v.keyId;
+  verdict_ = verifier::reasonName(v.reason);
+  bool monitor = gate->mode() == config::VerifyMode::Monitor;
+  uint64_t suppressed = 0;
+  if (!v.accepted()) {
+    if (worker_.warnLimiter().allow(monoNowNs(), suppressed))
+      log::warn(monitor ? "request signature rejected (monitor mode: forwarded anyway)"
+                        : "request signature rejected",
+                {{"client", peer_},
+                 {"key_id", v.keyId},
+                 {"reason", verdict_},
+                 {"profile", verifier::profileName(v.profile)},
+                 {"detail", v.detail},
+                 {"method", parser_.methodName()},
+                 {"path", parser_.url()},
+                 {"suppressed", static_cast<unsigned long long>(suppressed)}});
+    if (monitor) return true;
+    if (v.reason == verifier::Reason::ReplayCacheFull) {
+      failRequest(SidecarError::ReplayCacheFull, v.detail, false, verdict_);
+    } else {
+      std::string www = "WWW-Authenticate: MCP-Signature realm=\"mcp-sidecar\", error=\"";
+      www += verdict_;
+      www += "\"\r\n";
+      failRequest(SidecarError::SignatureRejected, v.detail, false, verdict_, www);
+    }
+    return false;
+  }
+  if (v.key && v.key->tools) {
+    for (const std::string& tool : mcp::toolCallNames(parser_.body())) {
+      if (v.key->allowsTool(tool)) continue;
+      worker_.mutableStats().toolDenials.inc();
+      if (worker_.warnLimiter().allow(monoNowNs(), suppressed))
+        log::warn(monitor ? "tool not allowed for this caller (monitor mode: forwarded anyway)"
+                          : "tool not allowed for this caller",
+                  {{"client", peer_},
+                   {"key_id", v.keyId},
+                   {"tool", tool},
+                   {"suppressed", static_cast<unsigned long long>(suppressed)}});
+      if (monitor) continue;
+      failRequest(SidecarError::ForbiddenByPolicy,
+                  "caller '" + v.keyId + "' may not call tool '" + tool +
+                      "': it is not on the key's tools allow-list in the trust store",
+                  false, "tool_not_allowed");
+      return false;
+    }
+  }
+  return true;
 }
 
 void ClientConn::onUpstreamHead(const ResponseHead& head) {
@@ -369,11 +442,13 @@ void ClientConn::onUpstreamError(metrics::UpstreamError kind, bool responseStart
               !parser_.keepAlive());
 }
 
-void ClientConn::failRequest(SidecarError e, std::string_view detail, bool closeAfter) {
+void ClientConn::failRequest(SidecarError e, std::string_view detail, bool closeAfter,
+                             std::string_view reason, std::string_view extraHeaders) {
   const ErrorInfo& info = errorInfo(e);
   status_ = info.httpStatus;
   closeAfter = closeAfter || draining_ || worker_.draining();
-  writeOwned(buildErrorResponse(e, detail, parser_.body(), closeAfter));
+  writeOwned(buildErrorResponse(e, reason.empty() ? std::string_view(info.reason) : reason, detail,
+                                parser_.body(), closeAfter, extraHeaders));
   if (state_ == State::Forwarding || state_ == State::Responding) {
     // The request was read whole: the connection may go on.
     respKeepAlive_ = !closeAfter;
@@ -424,7 +499,9 @@ void ClientConn::accessLog() {
                         {"status", status_},
                         {"duration_ms", ms},
                         {"bytes_in", static_cast<unsigned long long>(bytesIn_)},
-                        {"bytes_out", static_cast<unsigned long long>(bytesOut_)}});
+                        {"bytes_out", static_cast<unsigned long long>(bytesOut_)},
+                        {"caller", callerId_},
+                        {"verify", verdict_ ? verdict_ : "off"}});
 }
 
 WriteBatch& ClientConn::batch() {

@@ -12,6 +12,8 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "proxy/deadline_timer.h"
 #include "proxy/request_parser.h"
@@ -53,8 +55,11 @@ private:
   void handleData(const char* data, size_t len);
   void feed(const char* data, size_t len);
   void startExchange();
+  // Verification and policy before forwarding; false when the request was answered here.
+  bool admit();
   void finishExchange();
-  void failRequest(SidecarError e, std::string_view detail, bool close);
+  void failRequest(SidecarError e, std::string_view detail, bool close,
+                   std::string_view reason = {}, std::string_view extraHeaders = {});
   void closeAfterFlush();
   void armTimer(uint64_t ms);
   void writeOwned(std::string bytes);
@@ -99,6 +104,9 @@ private:
   uint64_t bytesIn_ = 0;
   uint64_t bytesOut_ = 0;
   WriteBatch* batch_ = nullptr;
+  std::vector<std::pair<std::string_view, std::string_view>> headerViews_; // reused per request
+  std::string callerId_;           // the caller's key id, for logs
+  const char* verdict_ = nullptr;  // the verification reason, for logs (null: not checked)
 };
 
 } // namespace sidecar::proxy

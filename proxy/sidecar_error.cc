@@ -18,6 +18,9 @@ const ErrorInfo& errorInfo(SidecarError e) {
       {503, -32600, "Too many connections", "too_many_connections"},
       {502, -31004, "Upstream unavailable", "upstream_unavailable"},
       {504, -31005, "Upstream timed out", "upstream_timeout"},
+      {401, -31001, "Invalid MCP signature", "signature_invalid"},
+      {403, -31002, "Forbidden by policy", "forbidden"},
+      {503, -31008, "Replay cache full", "replay_cache_full"},
   };
   return kTable[static_cast<int>(e)];
 }
@@ -32,17 +35,25 @@ std::string jsonRpcIdOf(std::string_view body) {
   doc.Parse(body.data(), body.size());
   if (doc.HasParseError() || !doc.IsObject())
     return "null";
-  auto it = doc.FindMember("id");
-  if (it == doc.MemberEnd() || !(it->value.IsString() || it->value.IsNumber()))
-    return "null";
+  // HasMember, not FindMember() != MemberEnd(): comparing RapidJSON member iterators is
+  // ambiguous under clang's C++20 rules (-Wambiguous-reversed-operator).
+  if (!doc.HasMember("id")) return "null";
+  const rapidjson::Value& id = doc["id"];
+  if (!(id.IsString() || id.IsNumber())) return "null";
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  it->value.Accept(w);
+  id.Accept(w);
   return std::string(buf.GetString(), buf.GetSize());
 }
 
-std::string buildErrorResponse(SidecarError e, std::string_view detail,
-                               std::string_view requestBody, bool close) {
+std::string buildErrorResponse(SidecarError e, std::string_view detail, std::string_view requestBody,
+                               bool close) {
+  return buildErrorResponse(e, errorInfo(e).reason, detail, requestBody, close, {});
+}
+
+std::string buildErrorResponse(SidecarError e, std::string_view reason, std::string_view detail,
+                               std::string_view requestBody, bool close,
+                               std::string_view extraHeaders) {
   const ErrorInfo& info = errorInfo(e);
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
@@ -61,7 +72,7 @@ std::string buildErrorResponse(SidecarError e, std::string_view detail,
   w.Key("data");
   w.StartObject();
   w.Key("reason");
-  w.String(info.reason);
+  w.String(reason.data(), static_cast<rapidjson::SizeType>(reason.size()));
   if (!detail.empty()) {
     w.Key("detail");
     w.String(detail.data(), static_cast<rapidjson::SizeType>(detail.size()));
@@ -78,7 +89,9 @@ std::string buildErrorResponse(SidecarError e, std::string_view detail,
   appendUint(out, buf.GetSize());
   if (close)
     out += "\r\nConnection: close";
-  out += "\r\n\r\n";
+  out += "\r\n";
+  out.append(extraHeaders);
+  out += "\r\n";
   out.append(buf.GetString(), buf.GetSize());
   return out;
 }

@@ -17,6 +17,9 @@ enum class SidecarError {
   TooManyConnections,  // 503
   UpstreamUnavailable, // 502 / -31004
   UpstreamTimeout,     // 504 / -31005
+  SignatureRejected,   // 401 / -31001 (data.reason: the verifier's reason)
+  ForbiddenByPolicy,   // 403 / -31002 (e.g. a tool not on the caller's allow-list)
+  ReplayCacheFull,     // 503 / -31008
 };
 
 struct ErrorInfo {
@@ -33,6 +36,12 @@ const ErrorInfo& errorInfo(SidecarError e);
 // what went wrong and what to do. With `close`, the response says `Connection: close`.
 std::string buildErrorResponse(SidecarError e, std::string_view detail,
                                std::string_view requestBody, bool close);
+
+// The same, with `reason` replacing the default data.reason and `extraHeaders` (complete
+// "Name: value\r\n" lines) added to the head.
+std::string buildErrorResponse(SidecarError e, std::string_view reason, std::string_view detail,
+                               std::string_view requestBody, bool close,
+                               std::string_view extraHeaders);
 
 // The JSON text of the `id` of a single JSON-RPC request in `body`, or "null".
 std::string jsonRpcIdOf(std::string_view body);
