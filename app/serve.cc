@@ -83,9 +83,32 @@ std::string statusJson(Server& s) {
   w.Key("responses_total");
   w.Uint64(responses);
   w.Key("verify");
+  w.StartObject();
+  w.Key("mode");
   w.String(s.cfg.verify == config::VerifyMode::Off       ? "off"
            : s.cfg.verify == config::VerifyMode::Monitor ? "monitor"
                                                          : "enforce");
+  if (s.gate) {
+    uint64_t accepted = 0, rejected = 0;
+    for (auto& wk : s.workers)
+      for (const auto& byReason : wk->stats().verifications)
+        for (size_t r = 0; r < byReason.size(); ++r)
+          (r == static_cast<size_t>(verifier::Reason::Accepted) ? accepted : rejected) +=
+              byReason[r].get();
+    w.Key("trust_store");
+    w.String(s.cfg.trustStore.c_str());
+    w.Key("keys");
+    w.Int64(s.process.trustStoreKeys.load());
+    w.Key("accepted");
+    w.Uint64(accepted);
+    w.Key("rejected");
+    w.Uint64(rejected);
+    w.Key("replay_cache_entries");
+    w.Uint64(s.gate->replay().size());
+    w.Key("replay_cache_capacity");
+    w.Uint64(s.gate->replay().capacity());
+  }
+  w.EndObject();
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize()) + "\n";
 }

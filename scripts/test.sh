@@ -24,7 +24,8 @@ if [ "${SKIP_ASAN:-0}" != 1 ]; then
     -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
   step "tests under sanitizers (build-asan/)"
   (cd build-asan && MCP_SIDECAR_TEST_TIMEOUT_SCALE=3 \
-     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+     UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$root/tests/ubsan.supp" \
      ctest --output-on-failure -j"$jobs" --timeout 600)
 fi
 
