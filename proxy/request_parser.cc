@@ -34,19 +34,18 @@ std::string_view RequestParser::methodName() const {
 }
 
 std::optional<std::string_view> RequestParser::header(std::string_view name) const {
-  for (size_t i = 0; i < headers_.size(); ++i)
+  for (size_t i = 0; i < headers_.count(); ++i)
     if (iequals(headerName(i), name))
       return headerValue(i);
   return std::nullopt;
 }
 
 void RequestParser::reset() {
-  started_ = headersComplete_ = complete_ = expectContinue_ = chunked_ = inField_ = false;
+  started_ = headersComplete_ = complete_ = expectContinue_ = chunked_ = false;
   keepAlive_ = true;
   headBytes_ = 0;
   prevFeedLastByte_ = 0;
   url_.clear();
-  head_.clear();
   headers_.clear();
   // A large body's buffer is not kept for the next request on an idle connection.
   if (body_.capacity() > (64 << 10))
@@ -116,20 +115,13 @@ int RequestParser::onHeaderField(llhttp_t* p, const char* at, size_t len) {
   RequestParser* s = self(p);
   if (!s->countHeadBytes(len))
     return s->fail(431, metrics::HttpReject::HeaderTooLarge, "request headers too large");
-  if (!s->inField_) {
-    s->inField_ = true;
-    s->cur_ = {static_cast<uint32_t>(s->head_.size()), 0, 0, 0};
-  }
-  s->head_.append(at, len);
-  s->cur_.nameLen += static_cast<uint32_t>(len);
+  s->headers_.fieldPiece(at, len);
   return 0;
 }
 
 int RequestParser::onHeaderFieldComplete(llhttp_t* p) {
   RequestParser* s = self(p);
-  s->inField_ = false;
-  s->cur_.valueOff = static_cast<uint32_t>(s->head_.size());
-  s->cur_.valueLen = 0;
+  s->headers_.fieldDone();
   return 0;
 }
 
@@ -145,8 +137,7 @@ int RequestParser::onHeaderValue(llhttp_t* p, const char* at, size_t len) {
   if (before == '\n' || before == '\r' || memchr(at, '\n', len) || memchr(at, '\r', len))
     return s->fail(400, metrics::HttpReject::BadRequest,
                    "obsolete line folding in a header value is not accepted");
-  s->head_.append(at, len);
-  s->cur_.valueLen += static_cast<uint32_t>(len);
+  s->headers_.valuePiece(at, len);
   return 0;
 }
 
@@ -154,12 +145,11 @@ int RequestParser::onHeaderValueComplete(llhttp_t* p) {
   RequestParser* s = self(p);
   if (!s->countHeadBytes(kHeaderOverhead))
     return s->fail(431, metrics::HttpReject::HeaderTooLarge, "request headers too large");
-  if (s->headers_.size() >= s->limits_->maxHeaders)
+  if (s->headers_.count() >= s->limits_->maxHeaders)
     return s->fail(431, metrics::HttpReject::HeaderTooLarge,
                    "too many request headers (limit " + std::to_string(s->limits_->maxHeaders) +
                        ")");
-  s->headers_.push_back(s->cur_);
-  s->inField_ = false;
+  s->headers_.valueDone();
   return 0;
 }
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "metrics/stats.h"
+#include "proxy/header_collector.h"
 
 namespace sidecar::proxy {
 
@@ -64,23 +65,15 @@ public:
   bool keepAlive() const { return keepAlive_; }
   bool chunked() const { return chunked_; }
 
-  size_t headerCount() const { return headers_.size(); }
-  std::string_view headerName(size_t i) const {
-    return {head_.data() + headers_[i].nameOff, headers_[i].nameLen};
-  }
-  std::string_view headerValue(size_t i) const {
-    return {head_.data() + headers_[i].valueOff, headers_[i].valueLen};
-  }
+  size_t headerCount() const { return headers_.count(); }
+  std::string_view headerName(size_t i) const { return headers_.name(i); }
+  std::string_view headerValue(size_t i) const { return headers_.value(i); }
   // The first header of that name, case-insensitively.
   std::optional<std::string_view> header(std::string_view name) const;
 
   const std::string& body() const { return body_; }
 
 private:
-  struct HeaderPos {
-    uint32_t nameOff, nameLen, valueOff, valueLen;
-  };
-
   static int onMessageBegin(llhttp_t* p);
   static int onUrl(llhttp_t* p, const char* at, size_t len);
   static int onHeaderField(llhttp_t* p, const char* at, size_t len);
@@ -103,14 +96,11 @@ private:
   bool expectContinue_ = false;
   bool keepAlive_ = true;
   bool chunked_ = false;
-  bool inField_ = false;
   uint64_t headBytes_ = 0;
   const char* feedStart_ = nullptr; // the buffer being parsed (fold detection)
   char prevFeedLastByte_ = 0;       // the last byte of the previous buffer
   std::string url_;
-  std::string head_; // header names and values, back to back; headers_ index into it
-  std::vector<HeaderPos> headers_;
-  HeaderPos cur_{};
+  HeaderCollector headers_;
   std::string body_;
   int errorStatus_ = 0;
   metrics::HttpReject errorKind_ = metrics::HttpReject::BadRequest;

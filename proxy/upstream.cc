@@ -111,10 +111,9 @@ void UpstreamConn::start(UpstreamSink* sink, std::string_view head, std::string_
   body_ = body;
   noBody_ = noBody;
   ++useCount_;
-  responseStarted_ = headDelivered_ = complete_ = informational_ = inField_ = false;
-  reasonOff_ = reasonLen_ = 0;
-  headBuf_.clear();
-  headerOffsets_.clear();
+  responseStarted_ = headDelivered_ = complete_ = informational_ = false;
+  reason_.clear();
+  headers_.clear();
   llhttp_init(&parser_, HTTP_RESPONSE, settings());
   parser_.data = this;
   if (state_ == State::Closing) {
@@ -330,47 +329,38 @@ void UpstreamConn::onTimer(void* self) {
 
 int UpstreamConn::onStatus(llhttp_t* p, const char* at, size_t len) {
   UpstreamConn* c = selfOf(p);
-  if (c->reasonLen_ == 0)
-    c->reasonOff_ = static_cast<uint32_t>(c->headBuf_.size());
-  c->headBuf_.append(at, len);
-  c->reasonLen_ += static_cast<uint32_t>(len);
+  if (c->reason_.size() + len > 1024)
+    return -1; // absurd reason phrase
+  c->reason_.append(at, len);
   return 0;
 }
 
+// A response head over 256 KiB is refused (502): no MCP server sends one, and it bounds memory.
+constexpr size_t kMaxResponseHead = 256 << 10;
+
 int UpstreamConn::onHeaderField(llhttp_t* p, const char* at, size_t len) {
   UpstreamConn* c = selfOf(p);
-  if (c->headBuf_.size() + len > (256 << 10))
-    return -1; // absurd response head
-  if (!c->inField_) {
-    c->inField_ = true;
-    c->headerOffsets_.push_back(static_cast<uint32_t>(c->headBuf_.size()));
-    c->headerOffsets_.push_back(0);
-    c->headerOffsets_.push_back(0);
-    c->headerOffsets_.push_back(0);
-  }
-  c->headBuf_.append(at, len);
-  c->headerOffsets_[c->headerOffsets_.size() - 3] += static_cast<uint32_t>(len);
+  if (c->headers_.bytes() + len > kMaxResponseHead)
+    return -1;
+  c->headers_.fieldPiece(at, len);
   return 0;
 }
 
 int UpstreamConn::onHeaderFieldComplete(llhttp_t* p) {
-  UpstreamConn* c = selfOf(p);
-  c->inField_ = false;
-  c->headerOffsets_[c->headerOffsets_.size() - 2] = static_cast<uint32_t>(c->headBuf_.size());
+  selfOf(p)->headers_.fieldDone();
   return 0;
 }
 
 int UpstreamConn::onHeaderValue(llhttp_t* p, const char* at, size_t len) {
   UpstreamConn* c = selfOf(p);
-  if (c->headBuf_.size() + len > (256 << 10))
+  if (c->headers_.bytes() + len > kMaxResponseHead)
     return -1;
-  c->headBuf_.append(at, len);
-  c->headerOffsets_.back() += static_cast<uint32_t>(len);
+  c->headers_.valuePiece(at, len);
   return 0;
 }
 
 int UpstreamConn::onHeaderValueComplete(llhttp_t* p) {
-  selfOf(p)->inField_ = false;
+  selfOf(p)->headers_.valueDone();
   return 0;
 }
 
@@ -385,11 +375,9 @@ int UpstreamConn::onHeadersComplete(llhttp_t* p) {
   ResponseHead& head = c->resp_;
   head.headers.clear();
   head.status = p->status_code;
-  head.reason = std::string_view(c->headBuf_).substr(c->reasonOff_, c->reasonLen_);
-  const auto& o = c->headerOffsets_;
-  for (size_t i = 0; i + 3 < o.size(); i += 4)
-    head.headers.emplace_back(std::string_view(c->headBuf_).substr(o[i], o[i + 1]),
-                              std::string_view(c->headBuf_).substr(o[i + 2], o[i + 3]));
+  head.reason = c->reason_;
+  for (size_t i = 0; i < c->headers_.count(); ++i)
+    head.headers.emplace_back(c->headers_.name(i), c->headers_.value(i));
   head.chunked = (p->flags & F_CHUNKED) != 0;
   head.hasLength = (p->flags & F_CONTENT_LENGTH) != 0;
   head.contentLength = head.hasLength ? p->content_length : 0;
@@ -414,9 +402,8 @@ int UpstreamConn::onMessageComplete(llhttp_t* p) {
   UpstreamConn* c = selfOf(p);
   if (c->informational_) {
     c->informational_ = false;
-    c->headBuf_.clear();
-    c->headerOffsets_.clear();
-    c->reasonLen_ = 0;
+    c->headers_.clear();
+    c->reason_.clear();
     return 0;
   }
   c->complete_ = true;

@@ -20,6 +20,7 @@
 #include "metrics/stats.h"
 #include "proxy/buffer_pool.h"
 #include "proxy/deadline_timer.h"
+#include "proxy/header_collector.h"
 
 namespace sidecar::proxy {
 
@@ -118,11 +119,9 @@ private:
   bool headDelivered_ = false;
   bool complete_ = false;
   bool informational_ = false;
-  bool inField_ = false;
-  std::string headBuf_;
-  std::vector<uint32_t> headerOffsets_; // nameOff, nameLen, valueOff, valueLen per header
-  ResponseHead resp_;                   // reused: its vector keeps its capacity
-  uint32_t reasonOff_ = 0, reasonLen_ = 0;
+  HeaderCollector headers_;
+  std::string reason_;
+  ResponseHead resp_; // reused: its vector keeps its capacity
   ReadBuffer* rbuf_ = nullptr;
 };
 
