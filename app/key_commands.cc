@@ -24,8 +24,10 @@ namespace {
 std::string shellQuote(std::string_view s) {
   std::string out = "'";
   for (char c : s) {
-    if (c == '\'') out += "'\\''";
-    else out += c;
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
   }
   out += "'";
   return out;
@@ -46,16 +48,19 @@ bool readFile(const std::string& path, std::string& out, std::string& error) {
 // The request-target (path and query) of an http(s) URL.
 bool targetOf(const std::string& url, std::string& target) {
   size_t scheme = url.find("://");
-  if (scheme == std::string::npos) return false;
+  if (scheme == std::string::npos)
+    return false;
   size_t slash = url.find_first_of("/?", scheme + 3);
   if (slash == std::string::npos) {
     target = "/";
     return true;
   }
   target = url.substr(slash);
-  if (target.front() == '?') target.insert(0, "/");
+  if (target.front() == '?')
+    target.insert(0, "/");
   size_t hash = target.find('#');
-  if (hash != std::string::npos) target.resize(hash);
+  if (hash != std::string::npos)
+    target.resize(hash);
   return true;
 }
 
@@ -133,8 +138,9 @@ int runSign(const SignOptions& o) {
   }
   std::string target;
   if (!targetOf(o.url, target)) {
-    std::fprintf(stderr, "mcp-sidecar sign: --url '%s' is not a URL; expected e.g. "
-                         "http://127.0.0.1:8787/mcp\n",
+    std::fprintf(stderr,
+                 "mcp-sidecar sign: --url '%s' is not a URL; expected e.g. "
+                 "http://127.0.0.1:8787/mcp\n",
                  o.url.c_str());
     return 2;
   }
@@ -158,10 +164,12 @@ int runSign(const SignOptions& o) {
       {"X-MCP-Timestamp", timestamp},
       {"X-MCP-Nonce", nonce},
       {"X-MCP-Key-Id", keyId}};
-  if (!o.session.empty()) headers.emplace_back("Mcp-Session-Id", o.session);
+  if (!o.session.empty())
+    headers.emplace_back("Mcp-Session-Id", o.session);
 
   if (!o.curl) {
-    for (const auto& [n, v] : headers) std::printf("%s: %s\n", n.c_str(), v.c_str());
+    for (const auto& [n, v] : headers)
+      std::printf("%s: %s\n", n.c_str(), v.c_str());
     return 0;
   }
   std::string cmd = "curl -sS -X " + shellQuote(o.method) + " " + shellQuote(o.url);
@@ -169,11 +177,14 @@ int runSign(const SignOptions& o) {
   if (hasBody)
     cmd += " \\\n  -H 'Content-Type: application/json' -H 'Accept: application/json, "
            "text/event-stream'";
-  for (const auto& [n, v] : headers) cmd += " \\\n  -H " + shellQuote(n + ": " + v);
+  for (const auto& [n, v] : headers)
+    cmd += " \\\n  -H " + shellQuote(n + ": " + v);
   if (hasBody) {
     // --data-binary sends the bytes unchanged (plain --data would strip newlines).
-    if (!o.dataFile.empty()) cmd += " \\\n  --data-binary @" + shellQuote(o.dataFile);
-    else cmd += " \\\n  --data-binary " + shellQuote(body);
+    if (!o.dataFile.empty())
+      cmd += " \\\n  --data-binary @" + shellQuote(o.dataFile);
+    else
+      cmd += " \\\n  --data-binary " + shellQuote(body);
   }
   std::printf("%s\n", cmd.c_str());
   return 0;

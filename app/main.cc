@@ -45,7 +45,9 @@ int main(int argc, char** argv) {
     }
     return app::runServe(*cfg);
   }
-  if (app.got_subcommand("keygen")) return app::runKeygen(keygenOptions);
-  if (app.got_subcommand("sign")) return app::runSign(signOptions);
+  if (app.got_subcommand("keygen"))
+    return app::runKeygen(keygenOptions);
+  if (app.got_subcommand("sign"))
+    return app::runSign(signOptions);
   return 2;
 }

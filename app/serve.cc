@@ -159,7 +159,8 @@ void closeMain(Server& s) {
   uv_close(reinterpret_cast<uv_handle_t*>(&s.sigint), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&s.workerDone), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&s.drainTimer), nullptr);
-  if (s.watching) uv_close(reinterpret_cast<uv_handle_t*>(&s.trustWatch), nullptr);
+  if (s.watching)
+    uv_close(reinterpret_cast<uv_handle_t*>(&s.trustWatch), nullptr);
 }
 
 // Reloads the trust store when its file changes (uv_fs_poll stats the path, following symlinks,

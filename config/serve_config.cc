@@ -181,15 +181,22 @@ std::vector<ServeOptions::Spec> makeSpecs() {
          while (start <= v.size()) {
            size_t comma = v.find(',', start);
            std::string p = v.substr(start, comma == std::string::npos ? comma : comma - start);
-           while (!p.empty() && p.front() == ' ') p.erase(0, 1);
-           while (!p.empty() && p.back() == ' ') p.pop_back();
-           if (p == "mcp-sig-v1") c.profileMcpSigV1 = true;
-           else if (p == "seed") c.profileSeed = true;
-           else if (p == "aim-agent-request-v1") c.profileAimAgentRequest = true;
+           while (!p.empty() && p.front() == ' ')
+             p.erase(0, 1);
+           while (!p.empty() && p.back() == ' ')
+             p.pop_back();
+           if (p == "mcp-sig-v1")
+             c.profileMcpSigV1 = true;
+           else if (p == "seed")
+             c.profileSeed = true;
+           else if (p == "aim-agent-request-v1")
+             c.profileAimAgentRequest = true;
            else
-             return Status::error("'" + p + "' is not a profile; expected a comma-separated list "
+             return Status::error("'" + p +
+                                  "' is not a profile; expected a comma-separated list "
                                   "of mcp-sig-v1, seed, aim-agent-request-v1");
-           if (comma == std::string::npos) break;
+           if (comma == std::string::npos)
+             break;
            start = comma + 1;
          }
          return {};
@@ -197,7 +204,8 @@ std::vector<ServeOptions::Spec> makeSpecs() {
       {"window", "300", "accepted clock skew of signed requests (seconds or with a unit)", false,
        [](C& c, const std::string& v) -> Status {
          auto d = parseDurationMs(v);
-         if (!d.ok()) return d.status();
+         if (!d.ok())
+           return d.status();
          if (*d < 1000 || *d > 86400000)
            return Status::error("expected a window from 1s to 24h");
          c.windowSeconds = *d / 1000;
@@ -209,7 +217,8 @@ std::vector<ServeOptions::Spec> makeSpecs() {
        "entries the replay cache holds (16 bytes each); when full, signed requests get 503", false,
        [](C& c, const std::string& v) -> Status {
          uint64_t n;
-         if (auto s = parseUint(v, 1024, 1ull << 31, n); !s.ok()) return s;
+         if (auto s = parseUint(v, 1024, 1ull << 31, n); !s.ok())
+           return s;
          c.replayCapacity = n;
          return {};
        }},
@@ -302,9 +311,9 @@ void ServeOptions::registerFlags(CLI::App& app) {
   for (size_t i = 0; i < specs_.size(); ++i) {
     const Spec& s = specs_[i];
     std::string help = std::string(s.help) + " [env " + envName(s.name) + "]";
-    CLI::Option* o =
-        s.isFlag ? app.add_flag(std::string("--") + s.name + "{true}", cliValues_[i], help)
-                 : app.add_option(std::string("--") + s.name, cliValues_[i], help);
+    CLI::Option* o = s.isFlag
+                         ? app.add_flag(std::string("--") + s.name + "{true}", cliValues_[i], help)
+                         : app.add_option(std::string("--") + s.name, cliValues_[i], help);
     if (*s.defaultValue)
       o->default_str(s.defaultValue);
     cliOptions_[i] = o;

@@ -170,22 +170,23 @@ public:
         static_cast<double>(sum(ws, [](const WorkerStats& w) { return w.bytesOut.get(); }))));
     out.push_back(std::move(bout));
 
-    auto ver = family("mcp_sidecar_signature_verifications_total",
-                      "Request signature checks, by result, reason and profile.",
-                      MetricType::Counter);
+    auto ver =
+        family("mcp_sidecar_signature_verifications_total",
+               "Request signature checks, by result, reason and profile.", MetricType::Counter);
     using verifier::Profile;
     using verifier::Reason;
     for (size_t p = 0; p < static_cast<size_t>(Profile::kCount); ++p) {
       for (size_t r = 0; r < static_cast<size_t>(Reason::kCount); ++r) {
         uint64_t v = sum(ws, [p, r](const WorkerStats& w) { return w.verifications[p][r].get(); });
         // The default profile's series exist from the start; the others once they occur.
-        if (v == 0 && (p != 0 || process_->replay == nullptr)) continue;
+        if (v == 0 && (p != 0 || process_->replay == nullptr))
+          continue;
         bool ok = r == static_cast<size_t>(Reason::Accepted);
-        ver.metric.push_back(counterValue(
-            static_cast<double>(v),
-            {{"result", ok ? "accepted" : "rejected"},
-             {"reason", ok ? "none" : verifier::reasonName(static_cast<Reason>(r))},
-             {"profile", verifier::profileName(static_cast<Profile>(p))}}));
+        ver.metric.push_back(
+            counterValue(static_cast<double>(v),
+                         {{"result", ok ? "accepted" : "rejected"},
+                          {"reason", ok ? "none" : verifier::reasonName(static_cast<Reason>(r))},
+                          {"profile", verifier::profileName(static_cast<Profile>(p))}}));
       }
     }
     out.push_back(std::move(ver));
@@ -199,9 +200,10 @@ public:
     out.push_back(std::move(denials));
 
     if (process_->replay) {
-      auto entries = family("mcp_sidecar_replay_cache_entries",
-                            "Entries held by the replay cache (it refuses signed requests when full).",
-                            MetricType::Gauge);
+      auto entries =
+          family("mcp_sidecar_replay_cache_entries",
+                 "Entries held by the replay cache (it refuses signed requests when full).",
+                 MetricType::Gauge);
       entries.metric.push_back(gaugeValue(static_cast<double>(process_->replay->size())));
       out.push_back(std::move(entries));
       auto cap = family("mcp_sidecar_replay_cache_capacity", "Capacity of the replay cache.",
@@ -212,9 +214,9 @@ public:
                          MetricType::Gauge);
       keys.metric.push_back(gaugeValue(static_cast<double>(process_->trustStoreKeys.load())));
       out.push_back(std::move(keys));
-      auto reloads = family("mcp_sidecar_trust_store_reloads_total",
-                            "Trust store loads after a change of its file, by result.",
-                            MetricType::Counter);
+      auto reloads =
+          family("mcp_sidecar_trust_store_reloads_total",
+                 "Trust store loads after a change of its file, by result.", MetricType::Counter);
       reloads.metric.push_back(counterValue(static_cast<double>(process_->trustStoreReloads.load()),
                                             {{"result", "ok"}}));
       reloads.metric.push_back(counterValue(

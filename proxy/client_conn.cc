@@ -266,7 +266,8 @@ void ClientConn::startExchange() {
   status_ = 0;
   bytesOut_ = 0;
   retried_ = false;
-  if (!admit()) return;
+  if (!admit())
+    return;
   upstreamHead_.clear();
   buildUpstreamRequestHead(parser_, peerIp_, worker_.shared().upstreamAuthority, upstreamHead_);
   upstream_ = worker_.pool().acquire();
@@ -277,7 +278,8 @@ bool ClientConn::admit() {
   callerId_.clear();
   verdict_ = nullptr;
   SignatureGate* gate = worker_.shared().gate;
-  if (!gate) return true;
+  if (!gate)
+    return true;
   // Discovery documents stay reachable unsigned (OAuth protected-resource metadata and the like).
   llhttp_method_t m = parser_.method();
   if ((m == HTTP_GET || m == HTTP_HEAD) && parser_.url().starts_with("/.well-known/")) {
@@ -290,8 +292,8 @@ bool ClientConn::admit() {
   for (size_t i = 0; i < parser_.headerCount(); ++i)
     headerViews_.emplace_back(parser_.headerName(i), parser_.headerValue(i));
   verifier::RequestView view{parser_.methodName(), parser_.url(), headerViews_, parser_.body()};
-  verifier::Verdict v =
-      verifier::verify(gate->options(), store, gate->replay(), view, static_cast<int64_t>(time(nullptr)));
+  verifier::Verdict v = verifier::verify(gate->options(), store, gate->replay(), view,
+                                         static_cast<int64_t>(time(nullptr)));
   worker_.mutableStats()
       .verifications[static_cast<size_t>(v.profile)][static_cast<size_t>(v.reason)]
       .inc();
@@ -311,7 +313,8 @@ bool ClientConn::admit() {
                  {"method", parser_.methodName()},
                  {"path", parser_.url()},
                  {"suppressed", static_cast<unsigned long long>(suppressed)}});
-    if (monitor) return true;
+    if (monitor)
+      return true;
     if (v.reason == verifier::Reason::ReplayCacheFull) {
       failRequest(SidecarError::ReplayCacheFull, v.detail, false, verdict_);
     } else {
@@ -324,7 +327,8 @@ bool ClientConn::admit() {
   }
   if (v.key && v.key->tools) {
     for (const std::string& tool : mcp::toolCallNames(parser_.body())) {
-      if (v.key->allowsTool(tool)) continue;
+      if (v.key->allowsTool(tool))
+        continue;
       worker_.mutableStats().toolDenials.inc();
       if (worker_.warnLimiter().allow(monoNowNs(), suppressed))
         log::warn(monitor ? "tool not allowed for this caller (monitor mode: forwarded anyway)"
@@ -333,7 +337,8 @@ bool ClientConn::admit() {
                    {"key_id", v.keyId},
                    {"tool", tool},
                    {"suppressed", static_cast<unsigned long long>(suppressed)}});
-      if (monitor) continue;
+      if (monitor)
+        continue;
       failRequest(SidecarError::ForbiddenByPolicy,
                   "caller '" + v.keyId + "' may not call tool '" + tool +
                       "': it is not on the key's tools allow-list in the trust store",

@@ -105,8 +105,8 @@ private:
   uint64_t bytesOut_ = 0;
   WriteBatch* batch_ = nullptr;
   std::vector<std::pair<std::string_view, std::string_view>> headerViews_; // reused per request
-  std::string callerId_;           // the caller's key id, for logs
-  const char* verdict_ = nullptr;  // the verification reason, for logs (null: not checked)
+  std::string callerId_;          // the caller's key id, for logs
+  const char* verdict_ = nullptr; // the verification reason, for logs (null: not checked)
 };
 
 } // namespace sidecar::proxy

@@ -37,17 +37,19 @@ std::string jsonRpcIdOf(std::string_view body) {
     return "null";
   // HasMember, not FindMember() != MemberEnd(): comparing RapidJSON member iterators is
   // ambiguous under clang's C++20 rules (-Wambiguous-reversed-operator).
-  if (!doc.HasMember("id")) return "null";
+  if (!doc.HasMember("id"))
+    return "null";
   const rapidjson::Value& id = doc["id"];
-  if (!(id.IsString() || id.IsNumber())) return "null";
+  if (!(id.IsString() || id.IsNumber()))
+    return "null";
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   id.Accept(w);
   return std::string(buf.GetString(), buf.GetSize());
 }
 
-std::string buildErrorResponse(SidecarError e, std::string_view detail, std::string_view requestBody,
-                               bool close) {
+std::string buildErrorResponse(SidecarError e, std::string_view detail,
+                               std::string_view requestBody, bool close) {
   return buildErrorResponse(e, errorInfo(e).reason, detail, requestBody, close, {});
 }
 

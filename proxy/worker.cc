@@ -73,13 +73,15 @@ void Worker::drain() {
   int expected = 0;
   command_.compare_exchange_strong(expected, 1);
   std::lock_guard lock(asyncMu_);
-  if (asyncOpen_) uv_async_send(&async_);
+  if (asyncOpen_)
+    uv_async_send(&async_);
 }
 
 void Worker::stop() {
   command_.store(2);
   std::lock_guard lock(asyncMu_);
-  if (asyncOpen_) uv_async_send(&async_);
+  if (asyncOpen_)
+    uv_async_send(&async_);
 }
 
 void Worker::join() {
@@ -121,7 +123,8 @@ void Worker::maybeFinish() {
 
 const verifier::TrustStore& Worker::trustStore() {
   SignatureGate& gate = *shared_.gate;
-  if (gate.generation() != storeGeneration_) store_ = gate.snapshot(storeGeneration_);
+  if (gate.generation() != storeGeneration_)
+    store_ = gate.snapshot(storeGeneration_);
   return *store_;
 }
 

@@ -18,7 +18,8 @@ namespace {
 // the function-local static makes it run once per process.
 void ensureSodium() {
   static const bool ready = sodium_init() >= 0;
-  if (!ready) std::abort(); // no usable CSPRNG: nothing here can work
+  if (!ready)
+    std::abort(); // no usable CSPRNG: nothing here can work
 }
 
 constexpr std::string_view kSpkiPrefixHex = "302a300506032b6570032100";
@@ -42,37 +43,46 @@ std::string_view trimWhitespace(std::string_view s) {
 }
 
 int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
   return -1;
 }
 
 bool isHex(std::string_view s) {
   for (char c : s)
-    if (hexValue(c) < 0) return false;
+    if (hexValue(c) < 0)
+      return false;
   return true;
 }
 
 // Decodes hex (either case) of even length.
 bool decodeHex(std::string_view s, std::string& out) {
-  if (s.size() % 2 != 0) return false;
+  if (s.size() % 2 != 0)
+    return false;
   out.clear();
   out.reserve(s.size() / 2);
   for (size_t i = 0; i < s.size(); i += 2) {
     int hi = hexValue(s[i]), lo = hexValue(s[i + 1]);
-    if (hi < 0 || lo < 0) return false;
+    if (hi < 0 || lo < 0)
+      return false;
     out.push_back(static_cast<char>(hi << 4 | lo));
   }
   return true;
 }
 
 bool startsWithIgnoreCase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
+  if (s.size() < prefix.size())
+    return false;
   for (size_t i = 0; i < prefix.size(); ++i) {
     char c = s[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != prefix[i]) return false;
+    if (c >= 'A' && c <= 'Z')
+      c = static_cast<char>(c - 'A' + 'a');
+    if (c != prefix[i])
+      return false;
   }
   return true;
 }
@@ -93,9 +103,13 @@ struct ClearOpensslErrors {
 };
 
 // Never prompt for a passphrase (an encrypted key simply fails to load).
-int noPassphrase(char*, int, int, void*) { return 0; }
+int noPassphrase(char*, int, int, void*) {
+  return 0;
+}
 
-bool isEd25519(const EVP_PKEY* pkey) { return pkey && EVP_PKEY_get_id(pkey) == EVP_PKEY_ED25519; }
+bool isEd25519(const EVP_PKEY* pkey) {
+  return pkey && EVP_PKEY_get_id(pkey) == EVP_PKEY_ED25519;
+}
 
 Result<PublicKey> checkedPublicKey(const uint8_t* raw, std::string_view form) {
   ensureSodium();
@@ -155,7 +169,8 @@ std::string base64(std::span<const uint8_t> bytes) {
 bool decodeBase64(std::string_view text, std::string& out) {
   ensureSodium();
   out.clear();
-  if (text.empty()) return true;
+  if (text.empty())
+    return true;
   // A padded text must use the padded variant (which checks the padding), an unpadded one the
   // unpadded variant; the alphabet is whichever decodes. libsodium also refuses non-zero unused
   // bits, so every byte string has exactly one accepted text per alphabet and padding choice.
@@ -197,7 +212,8 @@ std::string fingerprint(const PublicKey& key) {
 Result<PublicKey> parsePublicKey(std::string_view text) {
   ClearOpensslErrors clearErrors;
   text = trimWhitespace(text);
-  if (text.empty()) return Status::error("the public key is empty; " + std::string(kPublicForms));
+  if (text.empty())
+    return Status::error("the public key is empty; " + std::string(kPublicForms));
 
   if (text.starts_with("-----BEGIN")) {
     if (!text.starts_with("-----BEGIN PUBLIC KEY-----"))
@@ -205,7 +221,8 @@ Result<PublicKey> parsePublicKey(std::string_view text) {
                            std::string(kPublicForms));
     BioPtr bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
     PkeyPtr pkey(bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, noPassphrase, nullptr) : nullptr);
-    if (!pkey) return Status::error("the PEM public key does not decode (damaged base64 or DER)");
+    if (!pkey)
+      return Status::error("the PEM public key does not decode (damaged base64 or DER)");
     return publicKeyFromPkey(pkey.get(), "PEM public key");
   }
 
@@ -249,7 +266,8 @@ Result<PrivateKey> parsePrivateKey(std::string_view text) {
     BioPtr bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
     PkeyPtr pkey(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, noPassphrase, nullptr)
                      : nullptr);
-    if (!pkey) return Status::error("the PEM private key does not decode (damaged base64 or DER)");
+    if (!pkey)
+      return Status::error("the PEM private key does not decode (damaged base64 or DER)");
     if (!isEd25519(pkey.get()))
       return Status::error("the PEM private key is not an Ed25519 key; " +
                            std::string(kPrivateForms));

@@ -37,23 +37,26 @@ static_assert(sizeof(Slot) == 12);
 static_assert(ReplayCache::kBytesPerEntry * 3 == sizeof(Slot) * 4, "slots at most 75 % full");
 
 uint32_t clampToU32(int64_t v) {
-  if (v < 0) return 0;
+  if (v < 0)
+    return 0;
   if (v > static_cast<int64_t>(std::numeric_limits<uint32_t>::max()))
     return std::numeric_limits<uint32_t>::max();
   return static_cast<uint32_t>(v);
 }
 
 // Lemire's multiply-shift: maps a 32-bit value uniformly onto [0, n) for n <= 2^32.
-uint64_t reduce(uint32_t x, uint64_t n) { return (static_cast<uint64_t>(x) * n) >> 32; }
+uint64_t reduce(uint32_t x, uint64_t n) {
+  return (static_cast<uint64_t>(x) * n) >> 32;
+}
 
 } // namespace
 
 struct alignas(64) ReplayCache::Shard {
   std::mutex mu;
-  Slot* table = nullptr; // calloc'd: zero pages are only touched as they fill
-  uint64_t length = 0;   // slots: ceil(capacity * 4 / 3)
-  uint64_t capacity = 0; // entries allowed
-  uint64_t occupied = 0; // non-empty slots, live or expired; guarded by mu
+  Slot* table = nullptr;         // calloc'd: zero pages are only touched as they fill
+  uint64_t length = 0;           // slots: ceil(capacity * 4 / 3)
+  uint64_t capacity = 0;         // entries allowed
+  uint64_t occupied = 0;         // non-empty slots, live or expired; guarded by mu
   std::atomic<uint64_t> held{0}; // `occupied`, readable without the lock
   uint32_t minExpiry = std::numeric_limits<uint32_t>::max(); // lower bound of held expiries
 
@@ -89,17 +92,21 @@ ReplayCache::ReplayCache(size_t capacity)
     : capacity_(capacity),
       shardCount_(std::clamp<size_t>(capacity / kMinShardCapacity, 1, kMaxShards)),
       shards_(new Shard[shardCount_]) {
-  if (sodium_init() < 0) std::abort(); // idempotent and thread-safe
+  if (sodium_init() < 0)
+    std::abort(); // idempotent and thread-safe
   randombytes_buf(hashKey_, sizeof hashKey_);
   static_assert(sizeof hashKey_ == crypto_shorthash_KEYBYTES);
   for (size_t i = 0; i < shardCount_; ++i) {
     Shard& s = shards_[i];
     s.capacity = capacity / shardCount_ + (i < capacity % shardCount_ ? 1 : 0);
-    if (s.capacity == 0) continue;
+    if (s.capacity == 0)
+      continue;
     s.length = (s.capacity * 4 + 2) / 3;
-    if (s.length > (uint64_t{1} << 32)) throw std::length_error("replay cache capacity too large");
+    if (s.length > (uint64_t{1} << 32))
+      throw std::length_error("replay cache capacity too large");
     s.table = static_cast<Slot*>(std::calloc(static_cast<size_t>(s.length), sizeof(Slot)));
-    if (!s.table) throw std::bad_alloc();
+    if (!s.table)
+      throw std::bad_alloc();
   }
 }
 
@@ -128,12 +135,14 @@ ReplayCache::Outcome ReplayCache::checkAndRemember(std::string_view keyId,
     crypto_shorthash(out, buf, n, hashKey_);
     std::memcpy(&h, out, sizeof h);
   }
-  if (h == 0) h = 1; // 0 marks an empty slot
+  if (h == 0)
+    h = 1; // 0 marks an empty slot
 
   Shard& s = shards_[reduce(static_cast<uint32_t>(h >> 32), shardCount_)];
   const uint32_t expiry = clampToU32(expiresUnix);
   std::lock_guard lock(s.mu);
-  if (s.capacity == 0) return Outcome::Full;
+  if (s.capacity == 0)
+    return Outcome::Full;
 
   // Walk the probe chain to its end: a live duplicate anywhere on it is a replay. Remember the
   // first expired slot, which the new entry may take.
@@ -144,10 +153,13 @@ ReplayCache::Outcome ReplayCache::checkAndRemember(std::string_view keyId,
   for (;;) {
     const Slot& slot = s.table[i];
     const uint64_t sh = slot.hash();
-    if (sh == 0) break;
+    if (sh == 0)
+      break;
     const bool live = static_cast<int64_t>(slot.expiry) >= nowUnix;
-    if (live && sh == h) return Outcome::Replayed;
-    if (!live && reusable == kNone) reusable = i;
+    if (live && sh == h)
+      return Outcome::Replayed;
+    if (!live && reusable == kNone)
+      reusable = i;
     i = s.next(i);
   }
 
@@ -156,8 +168,10 @@ ReplayCache::Outcome ReplayCache::checkAndRemember(std::string_view keyId,
   } else {
     if (s.occupied >= s.capacity) {
       // Full: drop the expired entries once (only worth it when one can have expired).
-      if (nowUnix > static_cast<int64_t>(s.minExpiry)) s.sweep(nowUnix);
-      if (s.occupied >= s.capacity) return Outcome::Full;
+      if (nowUnix > static_cast<int64_t>(s.minExpiry))
+        s.sweep(nowUnix);
+      if (s.occupied >= s.capacity)
+        return Outcome::Full;
       i = s.emptySlotFrom(home);
     }
     s.table[i].set(h, expiry);

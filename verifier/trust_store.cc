@@ -15,10 +15,12 @@ namespace {
 constexpr const char* kFields = "id, public_key, expires, revoked, tools, aim_agent_id";
 
 bool digits(std::string_view s, size_t pos, size_t n, int& value) {
-  if (pos + n > s.size()) return false;
+  if (pos + n > s.size())
+    return false;
   value = 0;
   for (size_t i = pos; i < pos + n; ++i) {
-    if (s[i] < '0' || s[i] > '9') return false;
+    if (s[i] < '0' || s[i] > '9')
+      return false;
     value = value * 10 + (s[i] - '0');
   }
   return true;
@@ -28,7 +30,7 @@ bool digits(std::string_view s, size_t pos, size_t n, int& value) {
 int64_t daysFromCivil(int64_t y, int m, int d) {
   y -= m <= 2 ? 1 : 0;
   const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const int64_t yoe = y - era * 400;                                    // [0, 399]
+  const int64_t yoe = y - era * 400;                                   // [0, 399]
   const int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1; // [0, 365]
   const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;           // [0, 146096]
   return era * 146097 + doe - 719468;
@@ -48,8 +50,8 @@ bool isBlank(std::string_view s) {
 // "Z" or ±hh:mm offset; "t", "z" and a space separator are accepted as RFC 3339 allows.
 std::optional<int64_t> parseRfc3339(std::string_view s) {
   int y, mo, d, h, mi, sec;
-  if (!digits(s, 0, 4, y) || s.size() < 20 || s[4] != '-' || !digits(s, 5, 2, mo) ||
-      s[7] != '-' || !digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+  if (!digits(s, 0, 4, y) || s.size() < 20 || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
+      !digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
       !digits(s, 11, 2, h) || s[13] != ':' || !digits(s, 14, 2, mi) || s[16] != ':' ||
       !digits(s, 17, 2, sec))
     return std::nullopt;
@@ -60,7 +62,8 @@ std::optional<int64_t> parseRfc3339(std::string_view s) {
     size_t start = ++pos;
     while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9')
       ++pos;
-    if (pos == start) return std::nullopt;
+    if (pos == start)
+      return std::nullopt;
   }
   int64_t offset = 0;
   if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
@@ -75,14 +78,16 @@ std::optional<int64_t> parseRfc3339(std::string_view s) {
   } else {
     return std::nullopt;
   }
-  if (pos != s.size()) return std::nullopt;
+  if (pos != s.size())
+    return std::nullopt;
   return daysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
 }
 
 } // namespace
 
 bool TrustedKey::allowsTool(std::string_view tool) const {
-  if (!tools) return true;
+  if (!tools)
+    return true;
   return std::find(tools->begin(), tools->end(), tool) != tools->end();
 }
 
@@ -125,7 +130,8 @@ Result<std::shared_ptr<const TrustStore>> TrustStore::parse(std::string_view yam
         return Status::error(at + ": expected an entry with the fields " + kFields);
       // The id first, so that every later error can name the entry by it.
       if (const YAML::Node id = entry["id"]; id && !id.IsNull()) {
-        if (!id.IsScalar()) return Status::error(at + ": id: must be a string");
+        if (!id.IsScalar())
+          return Status::error(at + ": id: must be a string");
         at += " (id " + id.Scalar() + ")";
       }
       auto fieldError = [&at](const std::string& field, const std::string& what) {
@@ -142,12 +148,14 @@ Result<std::shared_ptr<const TrustStore>> TrustStore::parse(std::string_view yam
           return fieldError(field, "given twice in the same entry");
         seen.push_back(field);
         auto scalar = [&](std::string& out) {
-          if (!value.IsScalar() || isBlank(value.Scalar())) return false;
+          if (!value.IsScalar() || isBlank(value.Scalar()))
+            return false;
           out = value.Scalar();
           return true;
         };
         if (field == "id") {
-          if (value.IsNull()) continue; // "id:" with no value: the fingerprint, as when absent
+          if (value.IsNull())
+            continue; // "id:" with no value: the fingerprint, as when absent
           if (!scalar(key.id) || !isValidKeyId(key.id))
             return fieldError(field, "must be 1 to 128 characters of A-Z a-z 0-9 . _ : @ / + = "
                                      "- (it is sent as X-MCP-Key-Id); leave it out to use the "
@@ -158,13 +166,15 @@ Result<std::shared_ptr<const TrustStore>> TrustStore::parse(std::string_view yam
           if (!scalar(text))
             return fieldError(field, "must be a string holding the caller's public key");
           auto pub = parsePublicKey(text);
-          if (!pub.ok()) return fieldError(field, pub.error());
+          if (!pub.ok())
+            return fieldError(field, pub.error());
           key.key = *pub;
           havePublicKey = true;
         } else if (field == "expires") {
           std::string text;
           std::optional<int64_t> when;
-          if (scalar(text)) when = parseRfc3339(text);
+          if (scalar(text))
+            when = parseRfc3339(text);
           if (!when)
             return fieldError(field, "'" + (value.IsScalar() ? value.Scalar() : std::string()) +
                                          "' is not an RFC 3339 date-time; expected e.g. "
@@ -189,15 +199,18 @@ Result<std::shared_ptr<const TrustStore>> TrustStore::parse(std::string_view yam
           }
           key.tools = std::move(tools);
         } else if (field == "aim_agent_id") {
-          if (value.IsNull()) continue;
-          if (!scalar(key.aimAgentId)) return fieldError(field, "must be a string");
+          if (value.IsNull())
+            continue;
+          if (!scalar(key.aimAgentId))
+            return fieldError(field, "must be a string");
         } else {
           return fieldError(field, std::string("unknown field; an entry has only ") + kFields);
         }
       }
       if (!havePublicKey)
         return Status::error(at + ": public_key: missing; every entry needs the caller's key");
-      if (!haveId) key.id = fingerprint(key.key);
+      if (!haveId)
+        key.id = fingerprint(key.key);
       if (auto [it, inserted] = store->byId_.emplace(key.id, store->keys_.size()); !inserted)
         return Status::error(at + ": id: '" + key.id + "' is already the id of keys[" +
                              std::to_string(it->second) +
@@ -206,8 +219,8 @@ Result<std::shared_ptr<const TrustStore>> TrustStore::parse(std::string_view yam
       store->keys_.push_back(std::move(key));
     }
   } catch (const YAML::Exception& e) {
-    return Status::error(where + "unexpected structure at line " +
-                         std::to_string(e.mark.line + 1) + ": " + e.msg);
+    return Status::error(where + "unexpected structure at line " + std::to_string(e.mark.line + 1) +
+                         ": " + e.msg);
   }
   return std::shared_ptr<const TrustStore>(std::move(store));
 }
@@ -225,7 +238,8 @@ Result<std::shared_ptr<const TrustStore>> TrustStore::load(const std::string& pa
   bool failed = std::ferror(f) != 0;
   int err = errno;
   std::fclose(f);
-  if (failed) return Status::error("trust store " + path + ": read error: " + std::strerror(err));
+  if (failed)
+    return Status::error("trust store " + path + ": read error: " + std::strerror(err));
   return parse(text, path);
 }
 

@@ -24,16 +24,19 @@ enum HeaderId : uint8_t {
 constexpr std::string_view kLowerNames[kHeaderCount] = {
     "x-mcp-signature", "x-mcp-timestamp", "x-mcp-key-id", "x-mcp-nonce", "mcp-session-id",
     "x-agent-id",      "x-timestamp",     "x-signature",  "x-public-key"};
-constexpr const char* kNames[kHeaderCount] = {
-    "X-MCP-Signature", "X-MCP-Timestamp", "X-MCP-Key-Id", "X-MCP-Nonce", "Mcp-Session-Id",
-    "X-Agent-ID",      "X-Timestamp",     "X-Signature",  "X-Public-Key"};
+constexpr const char* kNames[kHeaderCount] = {"X-MCP-Signature", "X-MCP-Timestamp", "X-MCP-Key-Id",
+                                              "X-MCP-Nonce",     "Mcp-Session-Id",  "X-Agent-ID",
+                                              "X-Timestamp",     "X-Signature",     "X-Public-Key"};
 
 bool equalsLower(std::string_view name, std::string_view lower) {
-  if (name.size() != lower.size()) return false;
+  if (name.size() != lower.size())
+    return false;
   for (size_t i = 0; i < name.size(); ++i) {
     char c = name[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != lower[i]) return false;
+    if (c >= 'A' && c <= 'Z')
+      c = static_cast<char>(c - 'A' + 'a');
+    if (c != lower[i])
+      return false;
   }
   return true;
 }
@@ -53,9 +56,12 @@ struct Headers {
   explicit Headers(std::span<const Header> headers) {
     for (const Header& h : headers) {
       for (uint8_t id = 0; id < kHeaderCount; ++id) {
-        if (!equalsLower(h.first, kLowerNames[id])) continue;
-        if (count[id] == 0) value[id] = trimBlanks(h.second);
-        if (count[id] < 2) ++count[id];
+        if (!equalsLower(h.first, kLowerNames[id]))
+          continue;
+        if (count[id] == 0)
+          value[id] = trimBlanks(h.second);
+        if (count[id] < 2)
+          ++count[id];
         break;
       }
     }
@@ -64,27 +70,32 @@ struct Headers {
   // The first of `ids` that appears more than once, or kHeaderCount.
   HeaderId duplicated(std::initializer_list<HeaderId> ids) const {
     for (HeaderId id : ids)
-      if (count[id] > 1) return id;
+      if (count[id] > 1)
+        return id;
     return kHeaderCount;
   }
 };
 
 bool isNonce(std::string_view s) {
-  if (s.size() < 16 || s.size() > 64) return false;
+  if (s.size() < 16 || s.size() > 64)
+    return false;
   for (char c : s) {
     bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
               c == '_' || c == '-';
-    if (!ok) return false;
+    if (!ok)
+      return false;
   }
   return true;
 }
 
 // §2: 1 to 12 decimal digits, no sign, no leading zero.
 bool parseTimestamp(std::string_view s, int64_t& out) {
-  if (s.empty() || s.size() > 12 || (s[0] == '0' && s.size() > 1)) return false;
+  if (s.empty() || s.size() > 12 || (s[0] == '0' && s.size() > 1))
+    return false;
   out = 0;
   for (char c : s) {
-    if (c < '0' || c > '9') return false;
+    if (c < '0' || c > '9')
+      return false;
     out = out * 10 + (c - '0');
   }
   return true;
@@ -92,19 +103,24 @@ bool parseTimestamp(std::string_view s, int64_t& out) {
 
 // §3: an absolute-form target "http://h/p?q" is reduced to "/p?q" (and "http://h" to "/").
 std::string_view originForm(std::string_view target, std::string& storage) {
-  if (target.empty() || target.front() == '/') return target;
+  if (target.empty() || target.front() == '/')
+    return target;
   size_t sep = target.find("://");
-  if (sep == std::string_view::npos || sep == 0) return target; // "*" or authority-form
+  if (sep == std::string_view::npos || sep == 0)
+    return target; // "*" or authority-form
   for (size_t i = 0; i < sep; ++i) {
     char c = target[i];
     bool scheme = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
                   (i > 0 && ((c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.'));
-    if (!scheme) return target;
+    if (!scheme)
+      return target;
   }
   std::string_view rest = target.substr(sep + 3);
   size_t end = rest.find_first_of("/?#");
-  if (end == std::string_view::npos) return "/";
-  if (rest[end] == '/') return rest.substr(end);
+  if (end == std::string_view::npos)
+    return "/";
+  if (rest[end] == '/')
+    return rest.substr(end);
   storage = "/";
   storage += rest.substr(end);
   return storage;
@@ -116,14 +132,20 @@ Verdict& reject(Verdict& v, Reason r, std::string detail) {
   return v;
 }
 
-bool decodeSignature(std::string_view text, Signature& sig, size_t& decodedLen) {
+// Decodes a signature header into `sig`; on failure, says what is wrong with it.
+bool decodeSignature(const char* header, std::string_view text, Signature& sig,
+                     std::string& problem) {
   std::string raw;
   if (!decodeBase64(text, raw)) {
-    decodedLen = 0;
+    problem = std::string(header) + " is not base64 (standard or URL-safe alphabet, padding "
+                                    "optional)";
     return false;
   }
-  decodedLen = raw.size();
-  if (raw.size() != sig.size()) return false;
+  if (raw.size() != sig.size()) {
+    problem = std::string(header) + " decodes to " + std::to_string(raw.size()) +
+              " bytes; an Ed25519 signature has 64";
+    return false;
+  }
   std::copy(raw.begin(), raw.end(), sig.begin());
   return true;
 }
@@ -222,11 +244,13 @@ Verdict verifyMcp(const VerifierOptions& o, const TrustStore& store, ReplayCache
   // seed request, so the missing nonce is reported only if it is not a valid seed one either.
   const bool nonceMissing = o.mcpSigV1 && o.requireNonce && !h.has(kNonce);
   const char* kNonceRequired = "X-MCP-Nonce is required (require_nonce is set) but absent";
-  if (nonceMissing && !o.seed) return reject(v, Reason::SignatureMissing, kNonceRequired);
+  if (nonceMissing && !o.seed)
+    return reject(v, Reason::SignatureMissing, kNonceRequired);
 
   // Step 2: timestamp.
   int64_t ts = 0;
-  if (!checkTimestamp(o, h.value[kTimestamp], "X-MCP-Timestamp", now, ts, v)) return v;
+  if (!checkTimestamp(o, h.value[kTimestamp], "X-MCP-Timestamp", now, ts, v))
+    return v;
 
   // Step 3: key.
   const TrustedKey* key = nullptr;
@@ -245,22 +269,19 @@ Verdict verifyMcp(const VerifierOptions& o, const TrustStore& store, ReplayCache
     v.keyId = key->id;
   }
   v.key = key;
-  if (!checkKeyUsable(*key, now, v)) return v;
+  if (!checkKeyUsable(*key, now, v))
+    return v;
 
   // Step 5: signature.
   Signature sig;
-  size_t decodedLen = 0;
-  if (!decodeSignature(h.value[kSignature], sig, decodedLen))
-    return reject(v, Reason::SignatureMalformed,
-                  decodedLen ? "X-MCP-Signature decodes to " + std::to_string(decodedLen) +
-                                   " bytes; an Ed25519 signature has 64"
-                             : std::string("X-MCP-Signature is not base64 (standard or URL-safe "
-                                           "alphabet, padding optional)"));
+  std::string problem;
+  if (!decodeSignature("X-MCP-Signature", h.value[kSignature], sig, problem))
+    return reject(v, Reason::SignatureMalformed, std::move(problem));
   if (o.mcpSigV1 && !nonceMissing) {
     std::string storage;
-    std::string message = signedMessage(req.method, originForm(req.target, storage),
-                                        h.value[kTimestamp], nonce, keyId, h.value[kSession],
-                                        req.body);
+    std::string message =
+        signedMessage(req.method, originForm(req.target, storage), h.value[kTimestamp], nonce,
+                      keyId, h.value[kSession], req.body);
     if (verifySignature(key->key, sig, message)) {
       return h.has(kNonce) ? remember(replay, *key, nonce, true, ts, o, now, v)
                            : remember(replay, *key, bytesOf(sig), false, ts, o, now, v);
@@ -279,10 +300,15 @@ Verdict verifyMcp(const VerifierOptions& o, const TrustStore& store, ReplayCache
   if (nonceMissing)
     return reject(v, Reason::SignatureMissing,
                   std::string(kNonceRequired) + ", and the signature is no valid seed signature");
+  if (!o.mcpSigV1)
+    return reject(v, Reason::SignatureInvalid,
+                  "the seed signature does not verify with key '" + key->id +
+                      "' over the body and timestamp as received: they differ from what was "
+                      "signed, or another key signed it");
   return reject(v, Reason::SignatureInvalid,
                 std::string("the signature does not verify with key '") + key->id +
                     "' over the request as received" +
-                    (o.mcpSigV1 && o.seed ? " (neither as mcp-sig-v1 nor as seed)" : "") +
+                    (o.seed ? " (neither as mcp-sig-v1 nor as seed)" : "") +
                     ": the method, target, body, session, timestamp, nonce or key id differ "
                     "from what was signed, or another key signed it");
 }
@@ -294,19 +320,24 @@ bool decodeRawPublicKey(std::string_view text, PublicKey& out) {
     raw.reserve(32);
     for (size_t i = 0; i < 64; i += 2) {
       auto nibble = [](char c) {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        if (c >= '0' && c <= '9')
+          return c - '0';
+        if (c >= 'a' && c <= 'f')
+          return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+          return c - 'A' + 10;
         return -1;
       };
       int hi = nibble(text[i]), lo = nibble(text[i + 1]);
-      if (hi < 0 || lo < 0) return false;
+      if (hi < 0 || lo < 0)
+        return false;
       raw.push_back(static_cast<char>(hi << 4 | lo));
     }
   } else if (!decodeBase64(text, raw)) {
     return false;
   }
-  if (raw.size() != out.bytes.size()) return false;
+  if (raw.size() != out.bytes.size())
+    return false;
   std::copy(raw.begin(), raw.end(), out.bytes.begin());
   return true;
 }
@@ -337,37 +368,33 @@ Verdict verifyAim(const VerifierOptions& o, const TrustStore& store, ReplayCache
                   "X-Public-Key must be the 32-byte Ed25519 key in base64 or 64 hex digits");
 
   int64_t ts = 0;
-  if (!checkTimestamp(o, h.value[kXTimestamp], "X-Timestamp", now, ts, v)) return v;
+  if (!checkTimestamp(o, h.value[kXTimestamp], "X-Timestamp", now, ts, v))
+    return v;
 
-  // The entry whose id is the agent id; failing that, one that names this AIM agent and holds
-  // the presented key.
-  const TrustedKey* key = store.find(agentId);
-  if (!key) {
-    for (const TrustedKey& k : store.keys())
-      if (k.aimAgentId == agentId && k.key == presented) {
-        key = &k;
-        break;
-      }
-    if (!key)
-      return reject(v, Reason::KeyUnknown,
-                    "no trust-store entry for agent '" + std::string(agentId) +
-                        "' (neither as id nor as aim_agent_id with this X-Public-Key)");
-  } else if (!(key->key == presented)) {
-    return reject(v, Reason::KeyUnknown,
-                  "X-Public-Key is not the key the trust store holds for agent '" +
-                      std::string(agentId) + "'");
+  // The entry whose id is the agent id, if it holds the presented key; failing that, one that
+  // names this AIM agent (aim_agent_id) and holds the presented key.
+  const TrustedKey* byId = store.find(agentId);
+  const TrustedKey* key = byId && byId->key == presented ? byId : nullptr;
+  for (size_t i = 0; !key && i < store.keys().size(); ++i) {
+    const TrustedKey& k = store.keys()[i];
+    if (k.aimAgentId == agentId && k.key == presented)
+      key = &k;
   }
+  if (!key)
+    return reject(v, Reason::KeyUnknown,
+                  byId ? "X-Public-Key is not the key the trust store holds for agent '" +
+                             std::string(agentId) + "'"
+                       : "no trust-store entry for agent '" + std::string(agentId) +
+                             "' (neither as id nor as aim_agent_id with this X-Public-Key)");
   v.key = key;
   v.keyId = key->id;
-  if (!checkKeyUsable(*key, now, v)) return v;
+  if (!checkKeyUsable(*key, now, v))
+    return v;
 
   Signature sig;
-  size_t decodedLen = 0;
-  if (!decodeSignature(h.value[kXSignature], sig, decodedLen))
-    return reject(v, Reason::SignatureMalformed,
-                  decodedLen ? "X-Signature decodes to " + std::to_string(decodedLen) +
-                                   " bytes; an Ed25519 signature has 64"
-                             : std::string("X-Signature is not base64"));
+  std::string problem;
+  if (!decodeSignature("X-Signature", h.value[kXSignature], sig, problem))
+    return reject(v, Reason::SignatureMalformed, std::move(problem));
   std::string storage;
   std::string_view target = originForm(req.target, storage);
   std::string message;
@@ -375,61 +402,84 @@ Verdict verifyAim(const VerifierOptions& o, const TrustStore& store, ReplayCache
                   req.body.size() + 3);
   message.append(req.method).append(1, '\n').append(target).append(1, '\n');
   message.append(h.value[kXTimestamp]);
-  if (!req.body.empty()) message.append(1, '\n').append(req.body);
+  if (!req.body.empty())
+    message.append(1, '\n').append(req.body);
   if (!verifySignature(key->key, sig, message))
     return reject(v, Reason::SignatureInvalid,
-                  "the X-Signature does not verify with agent '" + std::string(agentId) +
-                      "''s key over METHOD, target, X-Timestamp and body as received");
+                  "X-Signature does not verify with the key of agent '" + std::string(agentId) +
+                      "' over the method, target, X-Timestamp and body as received");
   return remember(replay, *key, bytesOf(sig), false, ts, o, now, v);
 }
 
 } // namespace
 
 bool isValidKeyId(std::string_view id) {
-  if (id.empty() || id.size() > 128) return false;
+  if (id.empty() || id.size() > 128)
+    return false;
   for (char c : id) {
     bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
               c == '.' || c == '_' || c == ':' || c == '@' || c == '/' || c == '+' || c == '=' ||
               c == '-';
-    if (!ok) return false;
+    if (!ok)
+      return false;
   }
   return true;
 }
 
 const char* reasonName(Reason r) {
   switch (r) {
-  case Reason::Accepted: return "accepted";
-  case Reason::SignatureMissing: return "signature_missing";
-  case Reason::HeaderMalformed: return "header_malformed";
-  case Reason::HeaderDuplicated: return "header_duplicated";
-  case Reason::TimestampInvalid: return "timestamp_invalid";
-  case Reason::TimestampSkew: return "timestamp_skew";
-  case Reason::KeyUnknown: return "key_unknown";
-  case Reason::KeyRevoked: return "key_revoked";
-  case Reason::SignatureMalformed: return "signature_malformed";
-  case Reason::SignatureInvalid: return "signature_invalid";
-  case Reason::Replayed: return "replayed";
-  case Reason::ReplayCacheFull: return "replay_cache_full";
-  case Reason::kCount: break;
+  case Reason::Accepted:
+    return "accepted";
+  case Reason::SignatureMissing:
+    return "signature_missing";
+  case Reason::HeaderMalformed:
+    return "header_malformed";
+  case Reason::HeaderDuplicated:
+    return "header_duplicated";
+  case Reason::TimestampInvalid:
+    return "timestamp_invalid";
+  case Reason::TimestampSkew:
+    return "timestamp_skew";
+  case Reason::KeyUnknown:
+    return "key_unknown";
+  case Reason::KeyRevoked:
+    return "key_revoked";
+  case Reason::SignatureMalformed:
+    return "signature_malformed";
+  case Reason::SignatureInvalid:
+    return "signature_invalid";
+  case Reason::Replayed:
+    return "replayed";
+  case Reason::ReplayCacheFull:
+    return "replay_cache_full";
+  case Reason::kCount:
+    break;
   }
   return "unknown";
 }
 
 const char* profileName(Profile p) {
   switch (p) {
-  case Profile::McpSigV1: return "mcp-sig-v1";
-  case Profile::Seed: return "seed";
-  case Profile::AimAgentRequestV1: return "aim-agent-request-v1";
-  case Profile::kCount: break;
+  case Profile::McpSigV1:
+    return "mcp-sig-v1";
+  case Profile::Seed:
+    return "seed";
+  case Profile::AimAgentRequestV1:
+    return "aim-agent-request-v1";
+  case Profile::kCount:
+    break;
   }
   return "unknown";
 }
 
 int Verdict::httpStatus() const {
   switch (reason) {
-  case Reason::Accepted: return 200;
-  case Reason::ReplayCacheFull: return 503;
-  default: return 401;
+  case Reason::Accepted:
+    return 200;
+  case Reason::ReplayCacheFull:
+    return 503;
+  default:
+    return 401;
   }
 }
 

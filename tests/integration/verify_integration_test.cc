@@ -30,7 +30,9 @@ struct Caller {
   verifier::PrivateKey key;
 };
 
-Caller makeCaller(const std::string& id) { return {id, verifier::generatePrivateKey()}; }
+Caller makeCaller(const std::string& id) {
+  return {id, verifier::generatePrivateKey()};
+}
 
 std::string entry(const Caller& c, const std::string& extra = "") {
   return "  - id: " + c.id + "\n    public_key: \"" + verifier::base64(c.key.pub.bytes) + "\"\n" +
@@ -50,32 +52,35 @@ struct Signed {
 
 std::string freshNonce() {
   static std::atomic<uint64_t> n{0};
-  return "nonce" + std::to_string(getpid()) + "x" + std::to_string(n.fetch_add(1)) +
-         "yyyyyyyyyyyy";
+  return "nonce" + std::to_string(getpid()) + "x" + std::to_string(n.fetch_add(1)) + "yyyyyyyyyyyy";
 }
 
 // A complete signed HTTP/1.1 request.
 std::string signedRequest(const Caller& c, Signed s) {
-  if (s.nonce.empty()) s.nonce = freshNonce();
-  if (s.timestamp.empty()) s.timestamp = std::to_string(time(nullptr));
-  if (s.keyId.empty()) s.keyId = c.id;
-  std::string msg = verifier::signedMessage(s.method, s.target, s.timestamp, s.nonce, s.keyId,
-                                            s.session, s.body);
+  if (s.nonce.empty())
+    s.nonce = freshNonce();
+  if (s.timestamp.empty())
+    s.timestamp = std::to_string(time(nullptr));
+  if (s.keyId.empty())
+    s.keyId = c.id;
+  std::string msg =
+      verifier::signedMessage(s.method, s.target, s.timestamp, s.nonce, s.keyId, s.session, s.body);
   std::string sig = verifier::base64(verifier::sign(c.key, msg));
-  std::string r = s.method + " " + s.target + " HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n" +
-                  "X-MCP-Signature: " + sig + "\r\nX-MCP-Timestamp: " + s.timestamp +
-                  "\r\nX-MCP-Nonce: " + s.nonce + "\r\nX-MCP-Key-Id: " + s.keyId + "\r\n" +
-                  (s.session.empty() ? "" : "Mcp-Session-Id: " + s.session + "\r\n") +
-                  s.extraHeaders + "Content-Length: " + std::to_string(s.body.size()) +
-                  "\r\n\r\n" + s.body;
+  std::string r =
+      s.method + " " + s.target + " HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n" +
+      "X-MCP-Signature: " + sig + "\r\nX-MCP-Timestamp: " + s.timestamp +
+      "\r\nX-MCP-Nonce: " + s.nonce + "\r\nX-MCP-Key-Id: " + s.keyId + "\r\n" +
+      (s.session.empty() ? "" : "Mcp-Session-Id: " + s.session + "\r\n") + s.extraHeaders +
+      "Content-Length: " + std::to_string(s.body.size()) + "\r\n\r\n" + s.body;
   return r;
 }
 
 class VerifyTest : public ::testing::Test {
 protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("sidecar-verify-" + std::to_string(getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("sidecar-verify-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_);
     storePath_ = (dir_ / "trust.yaml").string();
     alice_ = makeCaller("alice");
@@ -99,7 +104,8 @@ protected:
   }
   std::optional<Response> send(const std::string& raw) {
     auto c = RawConnection::connect(sidecar_->port());
-    if (!c || !c->sendAll(raw)) return std::nullopt;
+    if (!c || !c->sendAll(raw))
+      return std::nullopt;
     return c->readResponse(scaled(seconds(10)));
   }
   // Expects a rejection with `status`, `reason` and the JSON-RPC code.
@@ -117,7 +123,8 @@ protected:
   int upstreamPosts() {
     Response log = request(upstream_->port(), "GET", "/log");
     int n = 0;
-    for (size_t p = 0; (p = log.body.find("POST /mcp", p)) != std::string::npos; ++p) ++n;
+    for (size_t p = 0; (p = log.body.find("POST /mcp", p)) != std::string::npos; ++p)
+      ++n;
     return n;
   }
   std::string metrics() { return request(sidecar_->adminPort(), "GET", "/metrics").body; }
@@ -148,8 +155,8 @@ TEST_F(VerifyTest, EachRejectionReasonHasItsStatusAndBody) {
   startSidecar();
   Caller mallory = makeCaller("alice"); // claims alice's id with another key
   std::string now = std::to_string(time(nullptr));
-  std::string unsignedReq =
-      "POST /mcp HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+  std::string unsignedReq = "POST /mcp HTTP/1.1\r\nHost: t\r\nContent-Type: "
+                            "application/json\r\nContent-Length: 2\r\n\r\n{}";
   expectRejected(send(unsignedReq), 401, "signature_missing");
   Signed badTs;
   badTs.timestamp = "0123";
@@ -181,11 +188,13 @@ TEST_F(VerifyTest, EachRejectionReasonHasItsStatusAndBody) {
   EXPECT_EQ(upstreamPosts(), 0) << "a rejected request reached the upstream";
   std::string m = metrics();
   for (const char* reason : {"signature_missing", "timestamp_invalid", "timestamp_skew",
-                             "header_malformed", "key_unknown", "key_revoked",
-                             "signature_invalid", "signature_malformed", "header_duplicated"})
-    EXPECT_NE(m.find(std::string("mcp_sidecar_signature_verifications_total{result=\"rejected\",reason=\"") +
-                     reason + "\",profile=\"mcp-sig-v1\"} "),
-              std::string::npos)
+                             "header_malformed", "key_unknown", "key_revoked", "signature_invalid",
+                             "signature_malformed", "header_duplicated"})
+    EXPECT_NE(
+        m.find(
+            std::string("mcp_sidecar_signature_verifications_total{result=\"rejected\",reason=\"") +
+            reason + "\",profile=\"mcp-sig-v1\"} "),
+        std::string::npos)
         << reason;
 }
 
@@ -196,8 +205,10 @@ TEST_F(VerifyTest, IdIsEchoedInTheRejection) {
   auto r = send("POST /mcp HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) +
                 "\r\n\r\n" + body);
   ASSERT_TRUE(r);
-  EXPECT_NE(r->body.find(R"({"jsonrpc":"2.0","id":77,"error":{"code":-31001,"message":"Invalid MCP signature")"),
-            std::string::npos)
+  EXPECT_NE(
+      r->body.find(
+          R"({"jsonrpc":"2.0","id":77,"error":{"code":-31001,"message":"Invalid MCP signature")"),
+      std::string::npos)
       << r->body;
 }
 
@@ -215,12 +226,16 @@ TEST_F(VerifyTest, ReplayAcrossWorkersIsAcceptedExactlyOnce) {
   std::vector<std::thread> ts;
   for (int i = 0; i < kConns; ++i)
     ts.emplace_back([&, i] {
-      if (!conns[i]->sendAll(req)) return;
+      if (!conns[i]->sendAll(req))
+        return;
       auto r = conns[i]->readResponse(scaled(seconds(10)));
-      if (r && r->status == 200) ++ok;
-      if (r && r->status == 401 && r->body.find("replayed") != std::string::npos) ++replayed;
+      if (r && r->status == 200)
+        ++ok;
+      if (r && r->status == 401 && r->body.find("replayed") != std::string::npos)
+        ++replayed;
     });
-  for (auto& t : ts) t.join();
+  for (auto& t : ts)
+    t.join();
   EXPECT_EQ(ok.load(), 1);
   EXPECT_EQ(replayed.load(), kConns - 1);
 }
@@ -229,12 +244,14 @@ TEST_F(VerifyTest, ToolAllowList) {
   writeStore(entry(alice_, "    tools: [echo]\n"));
   startSidecar();
   Signed allowed;
-  allowed.body = R"({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo","arguments":{}}})";
+  allowed.body =
+      R"({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo","arguments":{}}})";
   auto ok = send(signedRequest(alice_, allowed));
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->status, 200) << ok->summary();
   Signed denied;
-  denied.body = R"({"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"rm_rf","arguments":{}}})";
+  denied.body =
+      R"({"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"rm_rf","arguments":{}}})";
   auto r = send(signedRequest(alice_, denied));
   expectRejected(r, 403, "tool_not_allowed", -31002);
   EXPECT_NE(r->body.find("\"id\":6"), std::string::npos);
@@ -266,15 +283,16 @@ TEST_F(VerifyTest, WellKnownGetIsForwardedUnsigned) {
 }
 
 TEST_F(VerifyTest, StartupRefusesWithoutAValidTrustStore) {
-  auto none = Process::spawn({SidecarProcess::binaryPath(), "serve", "--upstream", "http://127.0.0.1:1"});
+  auto none =
+      Process::spawn({SidecarProcess::binaryPath(), "serve", "--upstream", "http://127.0.0.1:1"});
   auto st = none->waitExit(scaled(seconds(5)));
   ASSERT_TRUE(st);
   EXPECT_EQ(WEXITSTATUS(*st), 2);
   EXPECT_NE(none->stderrText().find("--trust-store"), std::string::npos);
   std::ofstream(storePath_) << "keys:\n  - id: x\n    public_key: nonsense\n";
-  auto bad = Process::spawn({SidecarProcess::binaryPath(), "serve", "--upstream", "http://127.0.0.1:1",
-                             "--trust-store", storePath_, "--listen", "127.0.0.1:0", "--admin",
-                             "127.0.0.1:0"});
+  auto bad = Process::spawn({SidecarProcess::binaryPath(), "serve", "--upstream",
+                             "http://127.0.0.1:1", "--trust-store", storePath_, "--listen",
+                             "127.0.0.1:0", "--admin", "127.0.0.1:0"});
   auto bs = bad->waitExit(scaled(seconds(5)));
   ASSERT_TRUE(bs);
   EXPECT_EQ(WEXITSTATUS(*bs), 2);
@@ -290,20 +308,29 @@ TEST_F(VerifyTest, TrustStoreReloadsUnderLoadWithoutFailingRequests) {
   std::thread load([&] {
     auto c = RawConnection::connect(sidecar_->port());
     while (!stop && c) {
-      if (!c->sendAll(signedRequest(alice_, {}))) break;
+      if (!c->sendAll(signedRequest(alice_, {})))
+        break;
       auto r = c->readResponse(scaled(seconds(10)));
       ++sent;
-      if (!r || r->status != 200) ++failed;
+      if (!r || r->status != 200)
+        ++failed;
     }
   });
   // Bob is unknown, then added, then revoked by rewriting the file.
   expectRejected(send(signedRequest(bob_, {})), 401, "key_unknown");
   writeStore(entry(alice_) + entry(bob_));
-  EXPECT_TRUE(waitUntil([&] { auto r = send(signedRequest(bob_, {})); return r && r->status == 200; },
-                        scaled(seconds(6))));
+  EXPECT_TRUE(waitUntil(
+      [&] {
+        auto r = send(signedRequest(bob_, {}));
+        return r && r->status == 200;
+      },
+      scaled(seconds(6))));
   writeStore(entry(alice_) + entry(bob_, "    revoked: true\n"));
   EXPECT_TRUE(waitUntil(
-      [&] { auto r = send(signedRequest(bob_, {})); return r && r->status == 401; },
+      [&] {
+        auto r = send(signedRequest(bob_, {}));
+        return r && r->status == 401;
+      },
       scaled(seconds(6))));
   // A broken file keeps the last good store in force and says why.
   size_t mark = sidecar_->proc().outputSize(Stream::Stderr);
@@ -334,8 +361,12 @@ TEST_F(VerifyTest, KubernetesSymlinkSwapIsSeen) {
   std::ofstream(mount / "..v2" / "trust.yaml") << "keys:\n" << entry(alice_) << entry(bob_);
   fs::create_directory_symlink("..v2", mount / "..data_tmp");
   fs::rename(mount / "..data_tmp", mount / "..data");
-  EXPECT_TRUE(waitUntil([&] { auto r = send(signedRequest(bob_, {})); return r && r->status == 200; },
-                        scaled(seconds(6))));
+  EXPECT_TRUE(waitUntil(
+      [&] {
+        auto r = send(signedRequest(bob_, {}));
+        return r && r->status == 200;
+      },
+      scaled(seconds(6))));
 }
 
 TEST_F(VerifyTest, ThousandConcurrentSignedRequests) {
@@ -354,11 +385,13 @@ TEST_F(VerifyTest, ThousandConcurrentSignedRequests) {
     ASSERT_TRUE(conns[i]) << i;
     reqs[i] = signedRequest(alice_, {});
   }
-  for (int i = 0; i < kN; ++i) ASSERT_TRUE(conns[i]->sendAll(reqs[i]));
+  for (int i = 0; i < kN; ++i)
+    ASSERT_TRUE(conns[i]->sendAll(reqs[i]));
   int ok = 0;
   for (int i = 0; i < kN; ++i) {
     auto r = conns[i]->readResponse(scaled(seconds(30)));
-    if (r && r->status == 200) ++ok;
+    if (r && r->status == 200)
+      ++ok;
   }
   EXPECT_EQ(ok, kN);
   EXPECT_NE(metrics().find("reason=\"none\",profile=\"mcp-sig-v1\"} 1000"), std::string::npos);
@@ -366,11 +399,13 @@ TEST_F(VerifyTest, ThousandConcurrentSignedRequests) {
 
 TEST_F(VerifyTest, KeygenAndSignCurlWithTheRealCurl) {
   std::string keyFile = (dir_ / "caller.key").string();
-  auto kg = Process::spawn({SidecarProcess::binaryPath(), "keygen", "--out", keyFile, "--id", "cli"});
+  auto kg =
+      Process::spawn({SidecarProcess::binaryPath(), "keygen", "--out", keyFile, "--id", "cli"});
   auto ks = kg->waitExit(scaled(seconds(5)));
   ASSERT_TRUE(ks);
   ASSERT_EQ(WEXITSTATUS(*ks), 0) << kg->stderrText();
-  EXPECT_EQ(fs::status(keyFile).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(fs::status(keyFile).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
   std::string out = kg->stdoutText();
   ASSERT_NE(out.find("public_key: "), std::string::npos) << out;
   EXPECT_NE(out.find("fingerprint: ed25519:"), std::string::npos);
@@ -386,14 +421,15 @@ TEST_F(VerifyTest, KeygenAndSignCurlWithTheRealCurl) {
 
   startSidecar();
   std::string url = "http://" + sidecar_->address() + "/mcp?via=curl";
-  auto sg = Process::spawn({SidecarProcess::binaryPath(), "sign", "--key", keyFile, "--key-id", "cli",
-                            "--url", url, "--data",
+  auto sg = Process::spawn({SidecarProcess::binaryPath(), "sign", "--key", keyFile, "--key-id",
+                            "cli", "--url", url, "--data",
                             R"({"jsonrpc":"2.0","id":"it's","method":"tools/list"})", "--curl"});
   auto ss = sg->waitExit(scaled(seconds(5)));
   ASSERT_TRUE(ss);
   ASSERT_EQ(WEXITSTATUS(*ss), 0) << sg->stderrText();
   std::string cmd = sg->stdoutText();
-  while (!cmd.empty() && cmd.back() == '\n') cmd.pop_back();
+  while (!cmd.empty() && cmd.back() == '\n')
+    cmd.pop_back();
   cmd += " -o /dev/null -w '%{http_code}'";
   auto run = [&] {
     auto p = Process::spawn({"bash", "-c", cmd});
