@@ -240,6 +240,48 @@ TEST_F(VerifyTest, ReplayAcrossWorkersIsAcceptedExactlyOnce) {
   EXPECT_EQ(replayed.load(), kConns - 1);
 }
 
+TEST_F(VerifyTest, AFloodOfBadRequestsDoesNotFloodTheLog) {
+  writeStore(entry(alice_));
+  startSidecar({"--workers", "1", "--access-log", "false"});
+  auto c = RawConnection::connect(sidecar_->port());
+  ASSERT_TRUE(c);
+  constexpr int kBad = 300;
+  std::string body = R"({"jsonrpc":"2.0","id":1,"method":"ping"})";
+  std::string bad =
+      "POST /mcp HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\n\r\n" + body;
+  for (int i = 0; i < kBad; ++i) {
+    ASSERT_TRUE(c->sendAll(bad));
+    auto r = c->readResponse(scaled(seconds(5)));
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 401);
+  }
+  // Every rejection is counted...
+  EXPECT_NE(metrics().find("reason=\"signature_missing\",profile=\"mcp-sig-v1\"} " +
+                           std::to_string(kBad)),
+            std::string::npos);
+  // ...but the log holds a burst, then says how many lines it held back.
+  std::this_thread::sleep_for(milliseconds(1100));
+  ASSERT_TRUE(c->sendAll(bad));
+  ASSERT_TRUE(c->readResponse(scaled(seconds(5))));
+  // A line after the burst reports how many were held back ("suppressed": N > 0).
+  auto heldBackReported = [](const std::string& err) {
+    for (size_t p = 0; (p = err.find("\"suppressed\":", p)) != std::string::npos; ++p)
+      if (err[p + 13] != '0')
+        return true;
+    return false;
+  };
+  EXPECT_TRUE(waitUntil([&] { return heldBackReported(sidecar_->proc().stderrText()); },
+                        scaled(seconds(5))))
+      << "no log line reported the suppressed count";
+  std::string err = sidecar_->proc().stderrText();
+  int lines = 0;
+  for (size_t p = 0; (p = err.find("request signature rejected", p)) != std::string::npos; ++p)
+    ++lines;
+  EXPECT_LE(lines, 25) << "the rejection log is not rate-limited";
+  EXPECT_GE(lines, 2);
+}
+
 TEST_F(VerifyTest, ToolAllowList) {
   writeStore(entry(alice_, "    tools: [echo]\n"));
   startSidecar();
