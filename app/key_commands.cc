@@ -1,7 +1,6 @@
 #include "app/key_commands.h"
 
 #include <fcntl.h>
-#include <sodium.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -151,11 +150,7 @@ int runSign(const SignOptions& o) {
   }
   std::string keyId = o.keyId.empty() ? verifier::fingerprint(key->pub) : o.keyId;
   std::string timestamp = std::to_string(static_cast<long long>(time(nullptr)));
-  unsigned char random[16];
-  randombytes_buf(random, sizeof random);
-  char nonce[32];
-  sodium_bin2base64(nonce, sizeof nonce, random, sizeof random,
-                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  std::string nonce = verifier::randomNonce();
   std::string message =
       verifier::signedMessage(o.method, target, timestamp, nonce, keyId, o.session, body);
   verifier::Signature sig = verifier::sign(*key, message);

@@ -338,4 +338,14 @@ bool verifySignature(const PublicKey& key, const Signature& sig, std::string_vie
                                      message.size(), key.bytes.data()) == 0;
 }
 
+std::string randomNonce() {
+  ensureSodium();
+  unsigned char random[16];
+  randombytes_buf(random, sizeof random);
+  char text[sodium_base64_ENCODED_LEN(16, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+  sodium_bin2base64(text, sizeof text, random, sizeof random,
+                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  return text;
+}
+
 } // namespace sidecar::verifier

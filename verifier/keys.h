@@ -50,6 +50,9 @@ bool decodeBase64(std::string_view text, std::string& out);
 // The key file form: standard base64 of seed ‖ public key, one line.
 std::string privateKeyFileText(const PrivateKey& key);
 
+// A fresh X-MCP-Nonce: 22 characters, the unpadded base64url of 16 random bytes.
+std::string randomNonce();
+
 // Lowercase hex SHA-256.
 std::string sha256Hex(std::string_view data);
 
