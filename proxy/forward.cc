@@ -24,11 +24,7 @@ template <typename Values> bool namesFields(const Values& connectionValues) {
   for (std::string_view v : connectionValues) {
     while (!v.empty()) {
       size_t comma = v.find(',');
-      std::string_view t = v.substr(0, comma);
-      while (!t.empty() && (t.front() == ' ' || t.front() == '\t'))
-        t.remove_prefix(1);
-      while (!t.empty() && (t.back() == ' ' || t.back() == '\t'))
-        t.remove_suffix(1);
+      std::string_view t = trimBlanks(v.substr(0, comma));
       if (!t.empty() && !iequals(t, "keep-alive") && !iequals(t, "close"))
         return true;
       if (comma == std::string_view::npos)

@@ -7,12 +7,7 @@ namespace sidecar::proxy {
 bool headerHasToken(std::string_view list, std::string_view token) {
   while (!list.empty()) {
     size_t comma = list.find(',');
-    std::string_view item = list.substr(0, comma);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t'))
-      item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t'))
-      item.remove_suffix(1);
-    if (iequals(item, token))
+    if (iequals(trimBlanks(list.substr(0, comma)), token))
       return true;
     if (comma == std::string_view::npos)
       break;

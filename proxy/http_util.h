@@ -4,22 +4,9 @@
 #include <string>
 #include <string_view>
 
-namespace sidecar::proxy {
+#include "common/ascii.h"
 
-// ASCII case-insensitive comparison (header names are case-insensitive, RFC 9110 §5.1).
-// Inline: header filtering calls it for every header against several names.
-inline bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size())
-    return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x == y)
-      continue;
-    if ((x | 0x20) != (y | 0x20) || (x | 0x20) < 'a' || (x | 0x20) > 'z')
-      return false;
-  }
-  return true;
-}
+namespace sidecar::proxy {
 
 // True when `list` (a comma-separated header value) contains `token`, case-insensitively.
 bool headerHasToken(std::string_view list, std::string_view token);

@@ -1,4 +1,5 @@
 #include "verifier/keys.h"
+#include "common/ascii.h"
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -70,19 +71,6 @@ bool decodeHex(std::string_view s, std::string& out) {
     if (hi < 0 || lo < 0)
       return false;
     out.push_back(static_cast<char>(hi << 4 | lo));
-  }
-  return true;
-}
-
-bool startsWithIgnoreCase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size())
-    return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    char c = s[i];
-    if (c >= 'A' && c <= 'Z')
-      c = static_cast<char>(c - 'A' + 'a');
-    if (c != prefix[i])
-      return false;
   }
   return true;
 }
@@ -230,7 +218,7 @@ Result<PublicKey> parsePublicKey(std::string_view text) {
     std::string bytes;
     if (text.size() == 64 && decodeHex(text, bytes))
       return checkedPublicKey(reinterpret_cast<const uint8_t*>(bytes.data()), "hex public key");
-    if (text.size() == kSpkiPrefixHex.size() + 64 && startsWithIgnoreCase(text, kSpkiPrefixHex) &&
+    if (text.size() == kSpkiPrefixHex.size() + 64 && istartsWith(text, kSpkiPrefixHex) &&
         decodeHex(text, bytes)) {
       const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
       PkeyPtr pkey(d2i_PUBKEY(nullptr, &p, static_cast<long>(bytes.size())));

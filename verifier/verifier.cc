@@ -1,4 +1,5 @@
 #include "verifier/verifier.h"
+#include "common/ascii.h"
 
 #include <algorithm>
 #include <initializer_list>
@@ -28,27 +29,6 @@ constexpr const char* kNames[kHeaderCount] = {"X-MCP-Signature", "X-MCP-Timestam
                                               "X-MCP-Nonce",     "Mcp-Session-Id",  "X-Agent-ID",
                                               "X-Timestamp",     "X-Signature",     "X-Public-Key"};
 
-bool equalsLower(std::string_view name, std::string_view lower) {
-  if (name.size() != lower.size())
-    return false;
-  for (size_t i = 0; i < name.size(); ++i) {
-    char c = name[i];
-    if (c >= 'A' && c <= 'Z')
-      c = static_cast<char>(c - 'A' + 'a');
-    if (c != lower[i])
-      return false;
-  }
-  return true;
-}
-
-std::string_view trimBlanks(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
-
 struct Headers {
   std::string_view value[kHeaderCount];
   uint8_t count[kHeaderCount] = {}; // saturates at 2
@@ -56,7 +36,7 @@ struct Headers {
   explicit Headers(std::span<const Header> headers) {
     for (const Header& h : headers) {
       for (uint8_t id = 0; id < kHeaderCount; ++id) {
-        if (!equalsLower(h.first, kLowerNames[id]))
+        if (!iequals(h.first, kLowerNames[id]))
           continue;
         if (count[id] == 0)
           value[id] = trimBlanks(h.second);
