@@ -10,7 +10,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 LISTEN=${LISTEN:-127.0.0.1:8787} ADMIN=${ADMIN:-127.0.0.1:9464} DEMO_PORT=${DEMO_PORT:-3001}
 
 "$root/scripts/install-deps.sh"
-"$root/scripts/build.sh"
+BUILD_TARGETS=mcp-sidecar "$root/scripts/build.sh"
 peers=$("$root/scripts/install-peers.sh")
 every="$peers/node_modules/@modelcontextprotocol/server-everything/dist/index.js"
 
