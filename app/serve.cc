@@ -3,11 +3,14 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include <atomic>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -35,8 +38,21 @@ struct Server {
   std::unique_ptr<proxy::AdminServer> admin;
   std::unique_ptr<proxy::UpstreamProbe> probe;
   std::unique_ptr<proxy::SignatureGate> gate;
-  uv_fs_poll_t trustWatch;
+  uv_timer_t trustWatch;
   bool watching = false;
+  // What the trust store file looked like when the store in force was read.
+  struct FileId {
+    dev_t dev = 0;
+    ino_t ino = 0;
+    off_t size = -1;
+    timespec mtime{}, ctime{};
+    bool operator==(const FileId& o) const {
+      return dev == o.dev && ino == o.ino && size == o.size && mtime.tv_sec == o.mtime.tv_sec &&
+             mtime.tv_nsec == o.mtime.tv_nsec && ctime.tv_sec == o.ctime.tv_sec &&
+             ctime.tv_nsec == o.ctime.tv_nsec;
+    }
+  } trustFile;
+  bool trustFileMissing = false;
   uv_signal_t sigterm, sigint;
   uv_async_t workerDone;
   uv_timer_t drainTimer;
@@ -163,18 +179,46 @@ void closeMain(Server& s) {
     uv_close(reinterpret_cast<uv_handle_t*>(&s.trustWatch), nullptr);
 }
 
-// Reloads the trust store when its file changes (uv_fs_poll stats the path, following symlinks,
-// so the ..data symlink swap of a Kubernetes Secret or ConfigMap mount is seen too). A file that
-// fails to load keeps the previous store in force and says why.
-void onTrustStoreChange(uv_fs_poll_t* h, int status, const uv_stat_t*, const uv_stat_t*) {
+// The file's identity now (following symlinks); false when it cannot be read.
+bool statFile(const std::string& path, Server::FileId& id, int& err) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    err = errno;
+    return false;
+  }
+  id.dev = st.st_dev;
+  id.ino = st.st_ino;
+  id.size = st.st_size;
+  id.mtime = st.st_mtim;
+  id.ctime = st.st_ctim;
+  return true;
+}
+
+// Every second, compares the trust store file with what it was when the store in force was read,
+// and reloads it on any difference: an edit, an atomic rename, or the ..data symlink swap of a
+// Kubernetes Secret or ConfigMap mount (stat follows the symlinks). The baseline is taken when
+// the store is read, not later (uv_fs_poll takes its own baseline asynchronously after the loop
+// starts, so a change made in that gap went unnoticed). A file that fails to load keeps the
+// previous store in force and says why. A stat of a local file on the main loop, once a second,
+// is off the request path.
+void checkTrustStore(uv_timer_t* h) {
   auto* s = static_cast<Server*>(h->data);
   const std::string& path = s->cfg.trustStore;
-  if (status < 0) {
-    s->process.trustStoreReloadFailures.fetch_add(1);
-    log::error("trust store file unreadable; keeping the previous keys",
-               {{"path", path}, {"error", uv_strerror(status)}});
+  Server::FileId now;
+  int err = 0;
+  if (!statFile(path, now, err)) {
+    if (!s->trustFileMissing) {
+      s->trustFileMissing = true;
+      s->process.trustStoreReloadFailures.fetch_add(1);
+      log::error("trust store file unreadable; keeping the previous keys",
+                 {{"path", path}, {"error", strerror(err)}});
+    }
     return;
   }
+  s->trustFileMissing = false;
+  if (now == s->trustFile)
+    return;
+  s->trustFile = now;
   auto store = verifier::TrustStore::load(path);
   if (!store.ok()) {
     s->process.trustStoreReloadFailures.fetch_add(1);
@@ -255,6 +299,8 @@ int runServe(const config::ServeConfig& cfg) {
   s.shared.process = &s.process;
 
   if (cfg.verify != config::VerifyMode::Off) {
+    int statErr = 0;
+    statFile(cfg.trustStore, s.trustFile, statErr); // the baseline, before the read
     auto store = verifier::TrustStore::load(cfg.trustStore);
     if (!store.ok()) {
       log::error("cannot start: the trust store does not load",
@@ -377,12 +423,10 @@ int runServe(const config::ServeConfig& cfg) {
   uv_signal_start(&s.sigint, onSignal, SIGINT);
 
   if (s.gate) {
-    uv_fs_poll_init(&s.loop, &s.trustWatch);
+    uv_timer_init(&s.loop, &s.trustWatch);
     s.trustWatch.data = &s;
-    if (uv_fs_poll_start(&s.trustWatch, onTrustStoreChange, cfg.trustStore.c_str(), 1000) == 0)
-      s.watching = true;
-    else
-      uv_close(reinterpret_cast<uv_handle_t*>(&s.trustWatch), nullptr);
+    uv_timer_start(&s.trustWatch, checkTrustStore, 1000, 1000);
+    s.watching = true;
   }
   if (cfg.verify == config::VerifyMode::Off)
     log::warn("signature verification is off (--verify off): every request is forwarded unsigned");
