@@ -19,8 +19,12 @@ closed loop. ratio = signed req/s / ideal; met when ratio >= 0.90. The per-round
 round's signed run with the unsigned run and the verify measurement of the same round.
 """
 
-import statistics
 import sys
+
+sys.dont_write_bytecode = True  # no bench/__pycache__ from importing summary_lib
+from summary_lib import (  # noqa: E402 (after dont_write_bytecode)
+    fence, grouped, machine_table, med_range, median, note, num, parse_kv,
+    raw_records, read_meta, span, table_head)
 
 KINDS = [
     ("closed_unsigned", "(a) closed loop, unsigned, `--verify off`"),
@@ -37,44 +41,14 @@ VARIANT = {
 TARGET_SHARE = 0.90
 
 
-def parse_kv(fields):
-    out = {}
-    for f in fields:
-        k, sep, v = f.partition("=")
-        if sep:
-            out[k] = v
-    return out
-
-
-def num(v):
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return float("nan")
-
-
-def read_meta(path):
-    meta = {}
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            k, sep, v = line.rstrip("\n").partition("=")
-            if sep:
-                meta[k] = v
-    return meta
-
-
 def read_raw(path):
     runs, pre, lines = [], [], []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            parts = line.split()
-            if not parts:
-                continue
-            if parts[0] == "RUN":
-                runs.append(parse_kv(parts[1:]))
-                lines.append(line.rstrip("\n"))
-            elif parts[0] == "PREFLIGHT":
-                pre.append(line.rstrip("\n"))
+    for tag, fields, line in raw_records(path):
+        if tag == "RUN":
+            runs.append(parse_kv(fields, keep_bare=False))
+            lines.append(line)
+        else:
+            pre.append(line)
     return runs, pre, lines
 
 
@@ -89,23 +63,17 @@ def values(rows, key):
     return [num(r.get(key)) for r in rows if not flagged(r) and num(r.get(key)) == num(r.get(key))]
 
 
-def med(vals):
-    return statistics.median(vals) if vals else float("nan")
+med = median
 
 
 def fmt(x, digits=0):
     if x != x:
         return "–"
-    return f"{x:,.{digits}f}".replace(",", " ")
+    return grouped(x, digits)
 
 
 def cell(rows, key, digits=0):
-    v = values(rows, key)
-    if not v:
-        return "–"
-    if len(v) == 1:
-        return fmt(v[0], digits)
-    return f"**{fmt(med(v), digits)}** ({fmt(min(v), digits)}–{fmt(max(v), digits)})"
+    return med_range(values(rows, key), lambda x: fmt(x, digits), empty="–", bold=True)
 
 
 def by(runs, variant, kind):
@@ -129,16 +97,13 @@ def main():
     w("# mcp-sidecar: the cost of verifying signed requests (signed-bench)")
     w("")
     if nruns < 3:
-        w(f"> **Smoke run (RUNS={nruns}): it shows that the setup works; its numbers are not a "
-          "result.** Use RUNS=5 or more for numbers to keep.")
-        w("")
+        note(w, f"**Smoke run (RUNS={nruns}): it shows that the setup works; its numbers are not a "
+             "result.** Use RUNS=5 or more for numbers to keep.")
     if meta.get("aborted"):
-        w(f"> **ABORTED:** {meta['aborted']}")
-        w("")
+        note(w, f"**ABORTED:** {meta['aborted']}")
     if "NOT IDLE" in meta.get("idle_check", ""):
-        w(f"> **The machine was not idle before the run** ({meta['idle_check']}): expect noisy "
-          "numbers.")
-        w("")
+        note(w, f"**The machine was not idle before the run** ({meta['idle_check']}): expect noisy "
+             "numbers.")
 
     # ------------------------------------------------------------ target
     w("## Target")
@@ -150,9 +115,8 @@ def main():
     w("")
     a1 = med(values(by(runs, "1core", "closed_unsigned"), "rps"))
     pass_us_1core = 1e6 / a1 if a1 == a1 and a1 > 0 else float("nan")
-    w("| variant | cores | verify µs | pass-through µs | ideal req/s | 90 % target | signed req/s "
-      "| ratio signed/ideal | per-round ratios | met |")
-    w("|---|---|---|---|---|---|---|---|---|---|")
+    table_head(w, "variant", "cores", "verify µs", "pass-through µs", "ideal req/s", "90 % target",
+               "signed req/s", "ratio signed/ideal", "per-round ratios", "met")
     verdicts = {}
     for v in variants:
         cores = 1 if v == "1core" else int(meta.get("workers_2core", "2") or 2)
@@ -174,7 +138,7 @@ def main():
             if k in ra and k in rv and num(ra[k].get("rps")) > 0:
                 p_k = (cores * 1e6 / num(ra[k]["rps"])) if src == "own" else pus
                 per.append(num(rb[k]["rps"]) * (num(rv[k]["verify_us"]) + p_k) / (cores * 1e6))
-        per_s = f"{min(per):.2f}–{max(per):.2f}" if len(per) > 1 else (f"{per[0]:.2f}" if per else "–")
+        per_s = span(per, "{:.2f}".format) if len(per) > 1 else (f"{per[0]:.2f}" if per else "–")
         met = "–" if ratio != ratio else ("**yes**" if ratio >= TARGET_SHARE else "**no**")
         if v == "2core":
             met += " (not judged: the generator shares the cores)"
@@ -212,9 +176,8 @@ def main():
           "the generator sent (99th percentile of send time − scheduled time), which is part of "
           "the open-loop latency, signed and unsigned alike.")
         w("")
-        w("| load | req/s | p50 | p90 | p99 | p99.9 | sidecar CPU µs/req | upstream CPU µs/req "
-          "| server busy % | late | send lag p99 | flagged runs |")
-        w("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        table_head(w, "load", "req/s", "p50", "p90", "p99", "p99.9", "sidecar CPU µs/req",
+                   "upstream CPU µs/req", "server busy %", "late", "send lag p99", "flagged runs")
         for kind, label in KINDS:
             rows = by(runs, v, kind)
             if not rows:
@@ -231,9 +194,8 @@ def main():
             w("Verify ceiling on the server cpu (`mcp-sidecar-ed25519-bench`, median of batches per "
               "round; then median (min–max) over the rounds):")
             w("")
-            w("| libsodium verify µs | ceiling verifies/s per core | libsodium sign µs | "
-              "whole `verifier::verify()` µs |")
-            w("|---|---|---|---|")
+            table_head(w, "libsodium verify µs", "ceiling verifies/s per core", "libsodium sign µs",
+                       "whole `verifier::verify()` µs")
             vus = med(values(ver, "verify_us"))
             w(f"| {cell(ver, 'verify_us', 2)} | {fmt(1e6 / vus if vus == vus and vus > 0 else vus)} "
               f"| {cell(ver, 'sign_us', 2)} | {cell(ver, 'verifier_us', 2)} |")
@@ -290,30 +252,23 @@ def main():
         w("Runs with errors, non-2xx answers, a used-up pre-signed pool or a time-out are not "
           "measurements of the path under test; they are left out of the medians.")
         w("")
-        w("```")
-        out.extend(flags)
-        w("```")
+        fence(w, flags)
     else:
         w("None.")
     w("")
 
     # ------------------------------------------------------------ setup
-    w("## Machine and versions")
-    w("")
-    w("| item | value |")
-    w("|---|---|")
-    for k in ("date_utc", "git_rev", "git_dirty", "cpu_model", "cores", "memory", "virtualization",
-              "kernel", "os", "loadavg_start", "loadavg_end", "idle_check", "nginx", "gcc", "libuv",
-              "libsodium", "llhttp", "sidecar_version", "sidecar_sha256", "sidecar_build_type",
-              "loadgen", "ed25519_bench"):
-        if k in meta:
-            w(f"| {k} | {meta[k]} |")
+    machine_table(w, ("item", "value"), [
+        (k, meta[k]) for k in ("date_utc", "git_rev", "git_dirty", "cpu_model", "cores", "memory",
+                               "virtualization", "kernel", "os", "loadavg_start", "loadavg_end",
+                               "idle_check", "nginx", "gcc", "libuv", "libsodium", "llhttp",
+                               "sidecar_version", "sidecar_sha256", "sidecar_build_type", "loadgen",
+                               "ed25519_bench")
+        if k in meta], plain=True)
     w("")
     w("## Command lines")
     w("")
-    w("```")
-    w(meta.get("command", "?"))
-    w("```")
+    fence(w, [meta.get("command", "?")])
     w("")
     w(f"Parameters: runs={meta.get('runs')} closed-loop {meta.get('duration')} × "
       f"{meta.get('conns')} connections (warm-up {meta.get('warmup')} per sidecar per variant), "
@@ -323,26 +278,19 @@ def main():
       f"{meta.get('server_cpu')}, load cpu {meta.get('load_cpu')}. Order in each round: (a), (b), "
       "(d) unsigned, (d) signed, (c).")
     w("")
-    w("```")
-    for k in sorted(meta):
-        if k.startswith(("sidecar_off_cmd_", "sidecar_enforce_cmd_", "cmd_")) or k == "micro_cmd":
-            w(f"{k}: {meta[k]}")
-    w("```")
+    fence(w, [f"{k}: {meta[k]}" for k in sorted(meta)
+              if k.startswith(("sidecar_off_cmd_", "sidecar_enforce_cmd_", "cmd_")) or k == "micro_cmd"])
     w("")
     w("## Pre-flight")
     w("")
     w("One request each before the runs: unsigned through `--verify off` (200), signed through "
       "`--verify enforce` (200), unsigned through `--verify enforce` (must be refused, 401).")
     w("")
-    w("```")
-    out.extend(pre)
-    w("```")
+    fence(w, pre)
     w("")
     w("## Raw runs")
     w("")
-    w("```")
-    out.extend(raw_lines)
-    w("```")
+    fence(w, raw_lines)
     w("")
     w(f"Work directory (logs, generator outputs, keys): `{meta.get('work_dir', '?')}`. "
       f"`python3 bench/signed_summarize.py WORK_DIR/meta.txt WORK_DIR/raw.txt` rebuilds this "

@@ -15,8 +15,12 @@ ran right before it).
 """
 
 import os
-import statistics
 import sys
+
+sys.dont_write_bytecode = True  # no bench/__pycache__ from importing summary_lib
+from summary_lib import (  # noqa: E402 (after dont_write_bytecode)
+    fence, grouped, machine_table, med_range as _med_range, median, note,
+    num, parse_kv, raw_records, read_meta, span, table_head)
 
 LABEL = {"nginx": "nginx proxy_pass", "sidecar": "mcp-sidecar"}
 TOPO = {
@@ -26,49 +30,20 @@ TOPO = {
 METHOD = {"GET": "GET /", "POST": "POST /mcp, 300-byte tools/call"}
 
 
-def parse_kv(fields):
-    out = {}
-    for f in fields:
-        k, _, v = f.partition("=")
-        out[k] = v
-    return out
-
-
-def num(v):
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return float("nan")
-
-
-def read_meta(path):
-    meta = {}
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            k, sep, v = line.rstrip("\n").partition("=")
-            if sep:
-                meta[k] = v
-    return meta
-
-
 def read_raw(path):
     runs, pre = [], []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            parts = line.split()
-            if not parts:
-                continue
-            if parts[0] == "RUN":
-                r = parse_kv(parts[1:])
-                for k in ("rps", "p50_ms", "p90_ms", "p99_ms", "max_ms", "errors", "non2xx",
-                          "server_busy", "load_busy", "steal"):
-                    r[k] = num(r.get(k))
-                r["run"] = int(r.get("run", 0))
-                r["cpu_us"] = (r["server_busy"] / 100 * 1e6 / r["rps"]) if r["rps"] > 0 else float("nan")
-                r["flagged"] = r["errors"] != 0 or r["non2xx"] != 0
-                runs.append(r)
-            elif parts[0] == "PREFLIGHT":
-                pre.append(parse_kv(parts[1:]))
+    for tag, fields, _ in raw_records(path):
+        if tag == "RUN":
+            r = parse_kv(fields)
+            for k in ("rps", "p50_ms", "p90_ms", "p99_ms", "max_ms", "errors", "non2xx",
+                      "server_busy", "load_busy", "steal"):
+                r[k] = num(r.get(k))
+            r["run"] = int(r.get("run", 0))
+            r["cpu_us"] = (r["server_busy"] / 100 * 1e6 / r["rps"]) if r["rps"] > 0 else float("nan")
+            r["flagged"] = r["errors"] != 0 or r["non2xx"] != 0
+            runs.append(r)
+        else:
+            pre.append(parse_kv(fields))
     return runs, pre
 
 
@@ -76,7 +51,7 @@ def fmt(v, kind):
     if v != v:  # nan
         return "n/a"
     if kind == "rps":
-        return f"{v:,.0f}".replace(",", " ")
+        return grouped(v)
     if kind == "ms":
         return f"{v:.3f}"
     if kind == "pct":
@@ -89,18 +64,7 @@ def fmt(v, kind):
 
 
 def med_range(values, kind):
-    vals = [v for v in values if v == v]
-    if not vals:
-        return "n/a"
-    m = statistics.median(vals)
-    if len(vals) == 1:
-        return fmt(m, kind)
-    return f"{fmt(m, kind)} ({fmt(min(vals), kind)}–{fmt(max(vals), kind)})"
-
-
-def median(values):
-    vals = [v for v in values if v == v]
-    return statistics.median(vals) if vals else float("nan")
+    return _med_range(values, lambda v: fmt(v, kind))
 
 
 def ratio(a, b):
@@ -114,7 +78,7 @@ def ratio_cell(side, ngx, key):
     pairs = [p for p in pairs if p == p]
     text = f"**{fmt(r, 'ratio')}**"
     if len(pairs) > 1:
-        text += f" ({fmt(min(pairs), 'ratio')}–{fmt(max(pairs), 'ratio')})"
+        text += f" ({span(pairs, lambda v: fmt(v, 'ratio'))})"
     return r, text
 
 
@@ -147,31 +111,25 @@ def main():
       "… so that machine drift hits both. Read the **ratios** (sidecar/nginx), taken from this one run.")
     w("")
     if meta.get("aborted"):
-        w(f"> **ABORTED:** {meta['aborted']}. The tables hold the runs done before that.")
-        w("")
+        note(w, f"**ABORTED:** {meta['aborted']}. The tables hold the runs done before that.")
     if "NOT IDLE" in meta.get("idle_check", ""):
-        w(f"> **⚠ The machine was not idle before the start** ({meta['idle_check']}): other work "
-          "competed with the benchmark; the absolute numbers are low and noisy, the ratios less reliable.")
-        w("")
+        note(w, f"**⚠ The machine was not idle before the start** ({meta['idle_check']}): other work "
+             "competed with the benchmark; the absolute numbers are low and noisy, the ratios less reliable.")
     if not have_sidecar:
-        w("> **nginx only** (SIDECAR=none): a dry run of the method; no ratios.")
-        w("")
+        note(w, "**nginx only** (SIDECAR=none): a dry run of the method; no ratios.")
     if flagged:
-        w(f"> **⚠ {len(flagged)} run(s) had socket errors or non-2xx answers** (marked ⚠ below, listed "
-          "under *Flagged runs*). A proxy that rejects requests is measuring its rejection path: do "
-          "not quote those cells.")
-        w("")
+        note(w, f"**⚠ {len(flagged)} run(s) had socket errors or non-2xx answers** (marked ⚠ below, listed "
+             "under *Flagged runs*). A proxy that rejects requests is measuring its rejection path: do "
+             "not quote those cells.")
     if noisy:
-        w(f"> **⚠ {len(noisy)} topology-E run(s) had the load cpu more than 90 % busy.** wrk alone "
-          "should leave it well below that, so other work probably ran during the benchmark; rerun on "
-          "a quiet machine before quoting those cells.")
-        w("")
+        note(w, f"**⚠ {len(noisy)} topology-E run(s) had the load cpu more than 90 % busy.** wrk alone "
+             "should leave it well below that, so other work probably ran during the benchmark; rerun on "
+             "a quiet machine before quoting those cells.")
     if bad_pre:
-        w("> **⚠ Pre-flight:** " + "; ".join(
+        note(w, "**⚠ Pre-flight:** " + "; ".join(
             f"{LABEL.get(p['target'], p['target'])} {p['method']} answered {p.get('status')} "
             f"with a body that {'matches' if p.get('body') == 'same' else 'differs from'} the upstream's"
             for p in bad_pre) + ".")
-        w("")
 
     if have_sidecar and cells:
         w("## Summary: sidecar / nginx")
@@ -180,8 +138,7 @@ def main():
           "against the nginx run just before it). req/s: higher is better (1.00 = as fast as nginx); "
           "p99 and CPU per request: lower is better.")
         w("")
-        w("| Topology | Method | req/s | p99 | server CPU per request | flags |")
-        w("|---|---|---|---|---|---|")
+        table_head(w, "Topology", "Method", "req/s", "p99", "server CPU per request", "flags")
         for topo, method in cells:
             ngx = [r for r in runs if r["topo"] == topo and r["method"] == method and r["target"] == "nginx"]
             side = [r for r in runs if r["topo"] == topo and r["method"] == method and r["target"] == "sidecar"]
@@ -210,8 +167,8 @@ def main():
         w("")
         w(f"### {TOPO.get(topo, topo)} — {METHOD.get(method, method)}")
         w("")
-        w("| Target | req/s | p50 ms | p99 ms | server cpu busy % | server CPU µs/req | load cpu busy % | runs |")
-        w("|---|---|---|---|---|---|---|---|")
+        table_head(w, "Target", "req/s", "p50 ms", "p99 ms", "server cpu busy %", "server CPU µs/req",
+                   "load cpu busy %", "runs")
         per = {}
         for t in targets:
             rs = [r for r in runs if r["topo"] == topo and r["method"] == method and r["target"] == t]
@@ -233,8 +190,7 @@ def main():
     w("## Flagged runs")
     w("")
     if flagged:
-        w("| Topology | Method | Target | Run | req/s | errors | non-2xx |")
-        w("|---|---|---|---|---|---|---|")
+        table_head(w, "Topology", "Method", "Target", "Run", "req/s", "errors", "non-2xx")
         for r in flagged:
             err = "no RESULT (wrk failed)" if r["errors"] < 0 else fmt(r["errors"], "rps")
             n2 = "n/a" if r["non2xx"] < 0 else fmt(r["non2xx"], "rps")
@@ -251,18 +207,13 @@ def main():
     w("One request of each kind through each target before measuring, compared byte for byte with "
       "the upstream's own answer.")
     w("")
-    w("| Target | Method | Status | Body bytes | Body vs upstream |")
-    w("|---|---|---|---|---|")
+    table_head(w, "Target", "Method", "Status", "Body bytes", "Body vs upstream")
     for p in pre:
         w(f"| {LABEL.get(p.get('target'), p.get('target'))} | {p.get('method')} | {p.get('status')} | "
           f"{p.get('bytes')} | {p.get('body') if p.get('target') != 'upstream' else '(reference)'} |")
     w("")
 
-    w("## Machine and versions")
-    w("")
-    w("| Item | Value |")
-    w("|---|---|")
-    rows = [
+    machine_table(w, ("Item", "Value"), [
         ("CPU", meta.get("cpu_model")),
         ("Cores", meta.get("cores")),
         ("Hypervisor", meta.get("virtualization") or "none reported"),
@@ -280,23 +231,16 @@ def main():
          + (f" (sha256 {meta['sidecar_sha256']}…)" if meta.get("sidecar_sha256") else "")),
         ("mcp-sidecar build type", meta.get("sidecar_build_type") or ("?" if have_sidecar else "-")),
         ("git", f"{meta.get('git_rev')} (uncommitted changes: {meta.get('git_dirty')})"),
-    ]
-    for k, v in rows:
-        text = str(v) if v not in (None, "") else "?"
-        w("| " + k + " | " + text.replace("|", "\\|") + " |")
+    ])
     w("")
     w("Command:")
     w("")
-    w("```sh")
-    w(meta.get("command", "?"))
-    w("```")
+    fence(w, [meta.get("command", "?")], "sh")
     if meta.get("sidecar_cmd"):
         w("")
         w(f"mcp-sidecar was started as (ready via `{meta.get('sidecar_ready', '?')}`):")
         w("")
-        w("```sh")
-        w(meta["sidecar_cmd"])
-        w("```")
+        fence(w, [meta["sidecar_cmd"]], "sh")
     w("")
     w(f"Raw wrk output and logs: `{meta.get('work_dir', '?')}` (not kept with the report).")
     w("")
@@ -320,22 +264,15 @@ def main():
             continue
         w(f"* {name}: {len(lines)} line(s), last ones:")
         w("")
-        w("  ```")
-        for line in lines[-10:]:
-            w("  " + line[:300])
-        w("  ```")
+        fence(w, [line[:300] for line in lines[-10:]], indent="  ")
     if meta.get("sidecar_state_size"):
         w(f"* mcp-sidecar working directory after the run (state, audit trail): {meta['sidecar_state_size']}")
     w("")
 
     w("## Raw runs")
     w("")
-    w("```")
     with open(sys.argv[2], encoding="utf-8") as fh:
-        for line in fh:
-            if line.startswith("RUN "):
-                w(line.rstrip("\n"))
-    w("```")
+        fence(w, [line.rstrip("\n") for line in fh if line.startswith("RUN ")])
     print("\n".join(out))
 
 
