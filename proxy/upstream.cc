@@ -248,9 +248,8 @@ void UpstreamConn::onWrite(uv_write_t* req, int status) {
     c->fail(metrics::UpstreamError::Reset);
     return;
   }
-  // The response may have completed before the request was fully written (an early answer).
-  if (c->complete_ && c->sink_ == nullptr && c->state_ == State::Active)
-    c->close();
+  // An answer that completed before the request was fully written has already closed the
+  // connection (finishResponse() reuses only connections whose request went out whole).
 }
 
 void UpstreamConn::onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
