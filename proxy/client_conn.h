@@ -89,7 +89,6 @@ private:
   RequestParser parser_;
   std::string pending_; // received, not yet parsed (the next pipelined request)
   bool sentContinue_ = false;
-  bool headTimerArmed_ = false;
 
   // The exchange in flight.
   std::string upstreamHead_;

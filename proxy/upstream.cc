@@ -111,7 +111,7 @@ void UpstreamConn::start(UpstreamSink* sink, std::string_view head, std::string_
   body_ = body;
   noBody_ = noBody;
   ++useCount_;
-  responseStarted_ = headDelivered_ = complete_ = informational_ = false;
+  responseStarted_ = complete_ = informational_ = false;
   reason_.clear();
   headers_.clear();
   llhttp_init(&parser_, HTTP_RESPONSE, settings());
@@ -382,7 +382,6 @@ int UpstreamConn::onHeadersComplete(llhttp_t* p) {
   head.contentLength = head.hasLength ? p->content_length : 0;
   bool skipBody = c->noBody_;
   head.needsEof = !skipBody && llhttp_message_needs_eof(p);
-  c->headDelivered_ = true;
   if (c->sink_)
     c->sink_->onUpstreamHead(head);
   if (c->state_ == State::Closing)

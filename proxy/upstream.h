@@ -116,7 +116,6 @@ private:
 
   llhttp_t parser_;
   bool responseStarted_ = false;
-  bool headDelivered_ = false;
   bool complete_ = false;
   bool informational_ = false;
   HeaderCollector headers_;
