@@ -2,6 +2,7 @@
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include <memory>
 #include <vector>
 
+#include "bridge/bridge.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/version.h"
@@ -38,6 +40,7 @@ struct Server {
   std::unique_ptr<proxy::AdminServer> admin;
   std::unique_ptr<proxy::UpstreamProbe> probe;
   std::unique_ptr<proxy::SignatureGate> gate;
+  std::unique_ptr<bridge::Bridge> bridge; // a stdio upstream
   uv_timer_t trustWatch;
   bool watching = false;
   // What the trust store file looked like when the store in force was read.
@@ -65,6 +68,15 @@ struct Server {
   explicit Server(const config::ServeConfig& c) : cfg(c) {}
 };
 
+std::string upstreamText(const config::ServeConfig& cfg) {
+  if (cfg.upstream)
+    return "http://" + cfg.upstream->authority() + cfg.upstream->path;
+  std::string cmd = "stdio:";
+  for (const std::string& a : cfg.upstreamCommand)
+    cmd += " " + a;
+  return cmd;
+}
+
 std::string statusJson(Server& s) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
@@ -86,8 +98,14 @@ std::string statusJson(Server& s) {
   w.Key("admin");
   w.String(s.adminAddr.c_str());
   w.Key("upstream");
-  std::string up = "http://" + s.cfg.upstream->authority() + s.cfg.upstream->path;
+  std::string up = upstreamText(s.cfg);
   w.String(up.c_str());
+  if (s.bridge) {
+    w.Key("sessions_active");
+    w.Int64(s.process.sessionsActive.load());
+    w.Key("child_restarts");
+    w.Uint64(s.process.childRestarts.load());
+  }
   w.Key("upstream_up");
   w.Bool(s.process.upstreamUp.load() == 1);
   w.Key("workers");
@@ -241,6 +259,8 @@ void beginDrain(Server& s, int signum) {
     return;
   }
   s.draining = true;
+  if (s.bridge)
+    s.bridge->drain(); // ends the GET streams, which would otherwise hold the drain open
   log::info("draining: no new connections; waiting for in-flight requests",
             {{"signal", signum},
              {"drain_timeout_ms", static_cast<unsigned long long>(s.cfg.drainTimeoutMs)}});
@@ -285,15 +305,49 @@ int runServe(const config::ServeConfig& cfg) {
   Server& s = *server;
   s.process.upstreamUp = 0;
 
-  auto upstreamAddr = proxy::resolveAddress(cfg.upstream->host, cfg.upstream->port);
-  if (!upstreamAddr.ok()) {
-    log::error("cannot start: upstream address",
-               {{"error", upstreamAddr.error()}, {"hint", "check --upstream"}});
-    return 1;
-  }
   s.shared.cfg = &cfg;
-  s.shared.upstreamAddr = *upstreamAddr;
-  s.shared.upstreamAuthority = cfg.upstream->authority();
+  std::optional<sockaddr_storage> upstreamAddr;
+  if (cfg.upstream) {
+    auto addr = proxy::resolveAddress(cfg.upstream->host, cfg.upstream->port);
+    if (!addr.ok()) {
+      log::error("cannot start: upstream address",
+                 {{"error", addr.error()}, {"hint", "check --upstream"}});
+      return 1;
+    }
+    upstreamAddr = *addr;
+    s.shared.upstreamAddr = *addr;
+    s.shared.upstreamAuthority = cfg.upstream->authority();
+  } else {
+    // npx runs the server as a grandchild; when npx exits first, the grandchild must be
+    // reparented to the sidecar (not to a PID 1 that may never reap it) so that the bridge can
+    // reap its process group (bridge/child_process.h).
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    bridge::BridgeOptions bo;
+    bo.command = cfg.upstreamCommand;
+    bo.env = bridge::childEnvironment(environ, cfg.upstreamEnv);
+    bo.cwd = cfg.upstreamCwd;
+    bo.childPerSession = cfg.childPerSession;
+    bo.maxChildren = cfg.maxChildren;
+    bo.idleTimeoutMs = cfg.childIdleTimeoutMs;
+    bo.requestTimeoutMs = cfg.upstreamTimeoutMs;
+    s.bridge = std::make_unique<bridge::Bridge>(std::move(bo), s.process);
+    std::string berr;
+    if (!s.bridge->start(berr)) {
+      log::error("cannot start", {{"error", berr}});
+      return 1;
+    }
+    s.shared.bridge = s.bridge.get();
+  }
+  // From here on, an early return must stop the bridge's thread and child.
+  struct BridgeStop {
+    Server& s;
+    ~BridgeStop() {
+      if (s.bridge) {
+        s.bridge->stop();
+        s.bridge->join();
+      }
+    }
+  } bridgeStop{s};
   s.shared.limits.maxBody = cfg.maxBody;
   s.shared.limits.maxHeaderBytes = cfg.maxHeaderSize;
   s.shared.process = &s.process;
@@ -400,18 +454,22 @@ int runServe(const config::ServeConfig& cfg) {
     }
   }
 
-  s.probe = std::make_unique<proxy::UpstreamProbe>(
-      &s.loop, *upstreamAddr, cfg.upstream->authority(), cfg.upstream->path, s.process);
-  s.probe->onChange = [&s](bool up, const std::string& why) {
-    if (up) {
-      log::info("upstream is answering", {{"upstream", s.cfg.upstream->authority()}});
-    } else {
-      s.upstreamDown = why;
-      log::warn("upstream is not answering; /readyz reports not ready",
-                {{"upstream", s.cfg.upstream->authority()}, {"error", why}});
-    }
-  };
-  s.probe->start();
+  if (upstreamAddr) {
+    s.probe = std::make_unique<proxy::UpstreamProbe>(
+        &s.loop, *upstreamAddr, cfg.upstream->authority(), cfg.upstream->path, s.process);
+    s.probe->onChange = [&s](bool up, const std::string& why) {
+      if (up) {
+        log::info("upstream is answering", {{"upstream", s.cfg.upstream->authority()}});
+      } else {
+        s.upstreamDown = why;
+        log::warn("upstream is not answering; /readyz reports not ready",
+                  {{"upstream", s.cfg.upstream->authority()}, {"error", why}});
+      }
+    };
+    s.probe->start();
+  } else {
+    s.upstreamDown = "the stdio MCP server is not running or not initialized yet";
+  }
 
   uv_signal_init(&s.loop, &s.sigterm);
   uv_signal_init(&s.loop, &s.sigint);
@@ -439,13 +497,18 @@ int runServe(const config::ServeConfig& cfg) {
                {"replay_capacity", static_cast<unsigned long long>(cfg.replayCapacity)}});
   log::info("listening", {{"listen", s.listenAddr},
                           {"admin", s.adminAddr},
-                          {"upstream", "http://" + cfg.upstream->authority() + cfg.upstream->path},
+                          {"upstream", upstreamText(cfg)},
                           {"workers", cfg.workers},
                           {"version", kVersion}});
 
   uv_run(&s.loop, UV_RUN_DEFAULT);
   for (auto& w : s.workers)
     w->join();
+  if (s.bridge) {
+    // The workers are done: stop the child the MCP way (stdin EOF, SIGTERM, SIGKILL).
+    s.bridge->stop();
+    s.bridge->join();
+  }
   s.admin.reset();
   s.probe.reset();
   uv_run(&s.loop, UV_RUN_DEFAULT);

@@ -24,6 +24,15 @@ inline bool istartsWith(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
 }
 
+inline bool icontains(std::string_view s, std::string_view needle) {
+  if (needle.size() > s.size())
+    return false;
+  for (size_t i = 0; i + needle.size() <= s.size(); ++i)
+    if (iequals(s.substr(i, needle.size()), needle))
+      return true;
+  return false;
+}
+
 // Without leading and trailing spaces and tabs.
 inline std::string_view trimBlanks(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))

@@ -59,6 +59,56 @@ Status parseBool(const std::string& v, bool& out) {
   return {};
 }
 
+std::vector<std::string> splitList(const std::string& v) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= v.size()) {
+    size_t comma = v.find(',', start);
+    std::string item = v.substr(start, comma == std::string::npos ? comma : comma - start);
+    while (!item.empty() && item.front() == ' ')
+      item.erase(0, 1);
+    while (!item.empty() && item.back() == ' ')
+      item.pop_back();
+    if (!item.empty())
+      out.push_back(item);
+    if (comma == std::string::npos)
+      break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+bool iequal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size())
+    return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (tolower(static_cast<unsigned char>(a[i])) != tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
+// "host", "host:port", "[v6]", "[v6]:port" -> the host, with brackets kept for IPv6.
+std::string_view hostOnly(std::string_view hp) {
+  if (!hp.empty() && hp[0] == '[') {
+    size_t close = hp.find(']');
+    return close == std::string_view::npos ? hp : hp.substr(0, close + 1);
+  }
+  size_t colon = hp.find(':');
+  return colon == std::string_view::npos ? hp : hp.substr(0, colon);
+}
+
+std::vector<std::string> effectiveHosts(const ServeConfig& cfg) {
+  if (!cfg.allowedHosts.empty())
+    return cfg.allowedHosts;
+  std::vector<std::string> h{"localhost", "127.0.0.1", "[::1]"};
+  std::string listen = cfg.listen.host;
+  if (listen.find(':') != std::string::npos)
+    listen = "[" + listen + "]";
+  if (!listen.empty() && listen != "0.0.0.0" && listen != "[::]")
+    h.push_back(listen);
+  return h;
+}
+
 template <typename F> auto duration(F setter) {
   return [setter](ServeConfig& c, const std::string& v) -> Status {
     auto d = parseDurationMs(v);
@@ -222,6 +272,46 @@ std::vector<ServeOptions::Spec> makeSpecs() {
          c.replayCapacity = n;
          return {};
        }},
+      {"mcp-path", "/mcp", "the endpoint path served for a stdio upstream", false,
+       [](C& c, const std::string& v) -> Status {
+         if (v.empty() || v[0] != '/' || v.find_first_of("?# ") != std::string::npos)
+           return Status::error("expected a path starting with / (no query), e.g. /mcp");
+         c.mcpPath = v;
+         return {};
+       }},
+      {"child-per-session", "", "stdio upstream: one child per MCP session instead of one shared",
+       true, [](C& c, const std::string& v) { return parseBool(v, c.childPerSession); }},
+      {"max-children", "16", "with --child-per-session: sessions (children) at once", false,
+       [](C& c, const std::string& v) -> Status {
+         uint64_t n;
+         if (auto s = parseUint(v, 1, 10000, n); !s.ok())
+           return s;
+         c.maxChildren = static_cast<uint32_t>(n);
+         return {};
+       }},
+      {"child-idle-timeout", "10m",
+       "stdio upstream: a session without traffic is ended after this long (with "
+       "--child-per-session its child is stopped even while a GET stream is open)",
+       false, duration([](C& c, uint64_t v) { c.childIdleTimeoutMs = v; })},
+      {"allowed-hosts", "localhost,127.0.0.1,[::1] and the listen host",
+       "Host header values accepted, comma-separated (* = any, for a sidecar behind a Service)",
+       false,
+       [](C& c, const std::string& v) -> Status {
+         c.allowedHosts = splitList(v);
+         if (c.allowedHosts.empty())
+           return Status::error("expected a comma-separated list of host names, or *");
+         return {};
+       }},
+      {"allowed-origins", "the allowed hosts, any scheme and port",
+       "Origin header values accepted when present: host names (any scheme and port) or full "
+       "origins such as https://app.example.com; * = any",
+       false,
+       [](C& c, const std::string& v) -> Status {
+         c.allowedOrigins = splitList(v);
+         if (c.allowedOrigins.empty())
+           return Status::error("expected a comma-separated list of hosts or origins, or *");
+         return {};
+       }},
       {"trust-store", "", "YAML file of caller keys, reloaded when it changes", false,
        [](C& c, const std::string& v) -> Status {
          c.trustStore = v;
@@ -231,8 +321,44 @@ std::vector<ServeOptions::Spec> makeSpecs() {
 }
 
 // Reads the YAML file into key -> scalar text. Sequences become comma-separated lists.
-Result<std::map<std::string, std::string>> readFile(const std::string& path,
-                                                    const std::vector<ServeOptions::Spec>& specs) {
+struct FileStdio {
+  bool present = false;
+  std::vector<std::string> argv;
+  std::vector<std::string> env;
+  std::string cwd;
+};
+
+Status readStdio(const YAML::Node& v, const std::string& path, FileStdio& out) {
+  std::string where = "key upstream in " + path;
+  for (const auto& kv : v) {
+    std::string k = kv.first.as<std::string>();
+    if (k != "command" && k != "args" && k != "env" && k != "cwd")
+      return Status::error(where + ": unknown field '" + k +
+                           "'; a stdio upstream has command, args, env and cwd");
+  }
+  if (!v["command"] || !v["command"].IsScalar() || v["command"].as<std::string>().empty())
+    return Status::error(where + ": a stdio upstream needs `command` (e.g. command: npx)");
+  out.argv.push_back(v["command"].as<std::string>());
+  if (v["args"]) {
+    if (!v["args"].IsSequence())
+      return Status::error(where + ": `args` must be a list, e.g. args: [-y, pkg, /data]");
+    for (const auto& a : v["args"])
+      out.argv.push_back(a.as<std::string>());
+  }
+  if (v["env"]) {
+    if (!v["env"].IsMap())
+      return Status::error(where + ": `env` must be a map of NAME: value");
+    for (const auto& e : v["env"])
+      out.env.push_back(e.first.as<std::string>() + "=" + e.second.as<std::string>());
+  }
+  if (v["cwd"])
+    out.cwd = v["cwd"].as<std::string>();
+  out.present = true;
+  return {};
+}
+
+Result<std::map<std::string, std::string>>
+readFile(const std::string& path, const std::vector<ServeOptions::Spec>& specs, FileStdio& stdio) {
   YAML::Node root;
   try {
     root = YAML::LoadFile(path);
@@ -263,7 +389,8 @@ Result<std::map<std::string, std::string>> readFile(const std::string& path,
     }
     const YAML::Node& v = kv.second;
     if (key == "upstream" && v.IsMap()) {
-      out["upstream"] = "\x01stdio"; // marker: a stdio upstream map
+      if (Status st = readStdio(v, path, stdio); !st.ok())
+        return st;
       continue;
     }
     if (v.IsScalar()) {
@@ -282,6 +409,36 @@ Result<std::map<std::string, std::string>> readFile(const std::string& path,
 }
 
 } // namespace
+
+bool hostAllowed(const ServeConfig& cfg, std::string_view hostHeader, std::string& why) {
+  if (hostHeader.empty())
+    return true; // HTTP/1.0 without Host: nothing a rebinding attack could use
+  std::string_view host = hostOnly(hostHeader);
+  for (const std::string& h : effectiveHosts(cfg))
+    if (h == "*" || iequal(h, host))
+      return true;
+  why = "Host '" + std::string(hostHeader) +
+        "' is not allowed; add it to --allowed-hosts (or * behind a Kubernetes Service)";
+  return false;
+}
+
+bool originAllowed(const ServeConfig& cfg, std::string_view origin, std::string& why) {
+  if (origin.empty())
+    return true; // non-browser clients send none
+  const std::vector<std::string> list =
+      cfg.allowedOrigins.empty() ? effectiveHosts(cfg) : cfg.allowedOrigins;
+  size_t scheme = origin.find("://");
+  std::string_view host =
+      scheme == std::string_view::npos ? std::string_view() : hostOnly(origin.substr(scheme + 3));
+  for (const std::string& o : list) {
+    if (o == "*")
+      return true;
+    if (o.find("://") != std::string::npos ? iequal(o, origin) : (!host.empty() && iequal(o, host)))
+      return true;
+  }
+  why = "Origin '" + std::string(origin) + "' is not allowed; add it to --allowed-origins";
+  return false;
+}
 
 unsigned usableCpus() {
   unsigned n = std::thread::hardware_concurrency();
@@ -333,8 +490,9 @@ ServeOptions::resolve(const std::function<const char*(const char*)>& getenv) con
   else if (const char* e = getenv("MCP_SIDECAR_CONFIG"))
     configPath = e;
   std::map<std::string, std::string> file;
+  FileStdio stdio;
   if (!configPath.empty()) {
-    auto r = readFile(configPath, specs_);
+    auto r = readFile(configPath, specs_, stdio);
     if (!r.ok())
       return r.status();
     file = std::move(*r);
@@ -356,24 +514,30 @@ ServeOptions::resolve(const std::function<const char*(const char*)>& getenv) con
     } else {
       continue; // the default in ServeConfig applies
     }
-    if (value == "\x01stdio")
-      return Status::error("key upstream in " + configPath +
-                           ": stdio upstreams ({command, args, env, cwd}) are not available in "
-                           "this version; give an HTTP URL such as http://127.0.0.1:3001/mcp");
     Status st = s.apply(cfg, value);
     if (!st.ok())
       return Status::error("invalid " + where + " = '" + value + "': " + st.message());
   }
 
-  cfg.upstreamCommand = command_;
-  if (!cfg.upstreamCommand.empty())
-    return Status::error("stdio upstreams (-- COMMAND ARGS...) are not available in this version; "
-                         "start the MCP server with its Streamable HTTP transport and pass "
-                         "--upstream http://127.0.0.1:PORT/mcp");
-  if (!cfg.upstream)
+  // `-- COMMAND` on the command line wins over the file's upstream, like any flag.
+  size_t upstreamIndex = 0;
+  while (std::string_view(specs_[upstreamIndex].name) != "upstream")
+    ++upstreamIndex;
+  if (!command_.empty()) {
+    if (cliOptions_[upstreamIndex] && cliOptions_[upstreamIndex]->count() > 0)
+      return Status::error("give either --upstream URL or -- COMMAND ARGS..., not both");
+    cfg.upstream.reset();
+    cfg.upstreamCommand = command_;
+  } else if (stdio.present && !cfg.upstream) {
+    cfg.upstreamCommand = stdio.argv;
+    cfg.upstreamEnv = stdio.env;
+    cfg.upstreamCwd = stdio.cwd;
+  } // else a URL from the flag or the environment outranks the file's {command, ...}
+  if (!cfg.upstream && cfg.upstreamCommand.empty())
     return Status::error(
-        "no upstream: give --upstream http://HOST:PORT/mcp (or MCP_SIDECAR_UPSTREAM, "
-        "or `upstream:` in the config file) for the MCP server to protect");
+        "no upstream: give --upstream http://HOST:PORT/mcp for an MCP server that speaks HTTP, "
+        "or -- COMMAND ARGS... for a stdio server the sidecar starts (or MCP_SIDECAR_UPSTREAM, "
+        "or `upstream:` in the config file: a URL or {command, args, env, cwd})");
   if (cfg.verify != VerifyMode::Off && cfg.trustStore.empty())
     return Status::error(
         std::string("--verify ") + (cfg.verify == VerifyMode::Enforce ? "enforce" : "monitor") +

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/log.h"
@@ -29,7 +30,18 @@ struct ServeConfig {
   HostPort listen{"127.0.0.1", 8787};
   HostPort admin{"127.0.0.1", 9464};
   std::optional<HttpUrl> upstream;
-  std::vector<std::string> upstreamCommand; // `-- COMMAND ARGS...` (stdio upstream)
+  // A stdio upstream: `-- COMMAND ARGS...`, or `upstream: {command, args, env, cwd}` in the file.
+  std::vector<std::string> upstreamCommand;
+  std::vector<std::string> upstreamEnv; // KEY=VALUE, on top of what the child inherits
+  std::string upstreamCwd;
+  std::string mcpPath = "/mcp";
+  bool childPerSession = false;
+  uint32_t maxChildren = 16;
+  uint64_t childIdleTimeoutMs = 600000;
+  // Host and Origin allow-lists (DNS-rebinding protection). Empty = the loopback defaults plus
+  // the listen host; "*" in a list = anything.
+  std::vector<std::string> allowedHosts;
+  std::vector<std::string> allowedOrigins;
   uint64_t maxBody = 4 << 20;
   uint64_t maxHeaderSize = 32 << 10;
   uint32_t maxConnections = 10000;
@@ -51,6 +63,11 @@ struct ServeConfig {
   bool requireNonce = false;
   uint64_t replayCapacity = 1 << 20;
 };
+
+// Whether a request's Host header (`hostHeader`, may carry a port) and Origin header (may be
+// empty: absent) pass the allow-lists of `cfg`. On refusal `why` names the header and value.
+bool hostAllowed(const ServeConfig& cfg, std::string_view hostHeader, std::string& why);
+bool originAllowed(const ServeConfig& cfg, std::string_view origin, std::string& why);
 
 // The CPUs this process may use: its affinity mask, capped by a cgroup v2 CPU quota (a
 // Kubernetes CPU limit), at least 1.

@@ -23,6 +23,8 @@ const char* httpRejectName(HttpReject r) {
     return "too_many_connections";
   case HttpReject::Draining:
     return "draining";
+  case HttpReject::HostOrOrigin:
+    return "host_or_origin";
   case HttpReject::kCount:
     break;
   }
@@ -99,6 +101,21 @@ public:
                      MetricType::Gauge);
     up.metric.push_back(gaugeValue(process_->upstreamUp.load(std::memory_order_relaxed)));
     out.push_back(std::move(up));
+
+    auto sessions =
+        family("mcp_sidecar_sessions_active",
+               "MCP sessions open (stdio upstream; the sidecar issues the session ids).",
+               MetricType::Gauge);
+    sessions.metric.push_back(
+        gaugeValue(static_cast<double>(process_->sessionsActive.load(std::memory_order_relaxed))));
+    out.push_back(std::move(sessions));
+
+    auto restarts =
+        family("mcp_sidecar_child_restarts_total",
+               "Restarts of the stdio MCP server after it exited.", MetricType::Counter);
+    restarts.metric.push_back(
+        counterValue(static_cast<double>(process_->childRestarts.load(std::memory_order_relaxed))));
+    out.push_back(std::move(restarts));
 
     auto accepted = family("mcp_sidecar_connections_accepted_total",
                            "Client connections accepted on the MCP listener.", MetricType::Counter);

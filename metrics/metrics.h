@@ -19,6 +19,10 @@ struct ProcessState {
   std::atomic<int64_t> trustStoreKeys{0};
   std::atomic<uint64_t> trustStoreReloads{0};
   std::atomic<uint64_t> trustStoreReloadFailures{0};
+  // stdio upstream (bridge/): MCP sessions open, child restarts after a crash.
+  std::atomic<int64_t> sessionsActive{0};
+  std::atomic<uint64_t> childRestarts{0};
+  bool stdioUpstream = false;
 };
 
 class Metrics {

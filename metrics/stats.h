@@ -66,6 +66,7 @@ enum class HttpReject : uint8_t {
   HeaderTimeout,      // 408
   TooManyConnections, // 503
   Draining,           // shutting down
+  HostOrOrigin,       // 403: Host or Origin not on the allow-lists (DNS rebinding)
   kCount
 };
 const char* httpRejectName(HttpReject r);

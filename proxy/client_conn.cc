@@ -105,6 +105,13 @@ void ClientConn::close() {
     upstream_->abort();
     upstream_ = nullptr;
   }
+  if (bridgeToken_) {
+    bridge::Call cancel;
+    cancel.op = bridge::Call::Op::Cancel;
+    cancel.token = bridgeToken_;
+    worker_.shared().bridge->submit(std::move(cancel));
+    bridgeRelease();
+  }
   timer_.close(onClose);
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), onClose);
 }
@@ -268,15 +275,44 @@ void ClientConn::startExchange() {
   retried_ = false;
   if (!admit())
     return;
+  if (worker_.shared().bridge) {
+    bridgeExchange();
+    return;
+  }
   upstreamHead_.clear();
   buildUpstreamRequestHead(parser_, peerIp_, worker_.shared().upstreamAuthority, upstreamHead_);
   upstream_ = worker_.pool().acquire();
   upstream_->start(this, upstreamHead_, parser_.body(), parser_.method() == HTTP_HEAD);
 }
 
+bool ClientConn::checkHostOrigin() {
+  const config::ServeConfig& cfg = *worker_.shared().cfg;
+  std::string why;
+  SidecarError e = SidecarError::HostNotAllowed;
+  bool ok = config::hostAllowed(cfg, parser_.header("host").value_or(""), why);
+  if (ok) {
+    e = SidecarError::OriginNotAllowed;
+    ok = config::originAllowed(cfg, parser_.header("origin").value_or(""), why);
+  }
+  if (ok)
+    return true;
+  worker_.mutableStats().rejects[static_cast<size_t>(metrics::HttpReject::HostOrOrigin)].inc();
+  uint64_t suppressed = 0;
+  if (worker_.warnLimiter().allow(monoNowNs(), suppressed))
+    log::warn("request refused: Host or Origin not allowed (DNS-rebinding protection)",
+              {{"client", peer_},
+               {"detail", why},
+               {"suppressed", static_cast<unsigned long long>(suppressed)}});
+  failRequest(e, why, false);
+  return false;
+}
+
 bool ClientConn::admit() {
   callerId_.clear();
   verdict_ = nullptr;
+  // Before authentication: a rebinding attempt gets its 403 whatever it carries.
+  if (!checkHostOrigin())
+    return false;
   SignatureGate* gate = worker_.shared().gate;
   if (!gate)
     return true;
@@ -347,6 +383,180 @@ bool ClientConn::admit() {
     }
   }
   return true;
+}
+
+void ClientConn::bridgeExchange() {
+  const config::ServeConfig& cfg = *worker_.shared().cfg;
+  std::string_view url = parser_.url();
+  std::string_view path = url.substr(0, url.find('?'));
+  if (path != cfg.mcpPath) {
+    failRequest(SidecarError::NotFound, "this sidecar serves MCP at " + cfg.mcpPath, false);
+    return;
+  }
+  bridge::Call call;
+  switch (parser_.method()) {
+  case HTTP_POST:
+    call.op = bridge::Call::Op::Post;
+    break;
+  case HTTP_GET:
+    call.op = bridge::Call::Op::Get;
+    break;
+  case HTTP_DELETE:
+    call.op = bridge::Call::Op::Delete;
+    break;
+  default:
+    failRequest(SidecarError::MethodNotAllowed,
+                "the MCP endpoint takes POST (messages), GET (the server's stream) and DELETE "
+                "(end the session)",
+                false, {}, "Allow: GET, POST, DELETE\r\n");
+    return;
+  }
+  std::string_view accept = parser_.header("accept").value_or("");
+  bool any = accept.find("*/*") != std::string_view::npos;
+  bool sse = any || icontains(accept, "text/event-stream");
+  if (call.op == bridge::Call::Op::Post) {
+    if (!any && (!sse || !icontains(accept, "application/json"))) {
+      failRequest(SidecarError::NotAcceptable,
+                  "send Accept: application/json, text/event-stream (MCP Streamable HTTP)", false);
+      return;
+    }
+    std::string_view ct = parser_.header("content-type").value_or("");
+    std::string_view type = trimBlanks(ct.substr(0, ct.find(';')));
+    if (!iequals(type, "application/json")) {
+      failRequest(SidecarError::UnsupportedMedia,
+                  "send the JSON-RPC message with Content-Type: application/json", false);
+      return;
+    }
+    call.info = mcp::scanMessage(parser_.body());
+    if (call.info.batch) {
+      failRequest(SidecarError::InvalidMessage,
+                  "JSON-RPC batches are not accepted: send one message per POST (batching was "
+                  "removed in protocol revision 2025-06-18)",
+                  false);
+      return;
+    }
+    if (call.info.kind == mcp::MessageKind::Invalid) {
+      bool json = !call.info.error.starts_with("not valid JSON");
+      failRequest(json ? SidecarError::InvalidMessage : SidecarError::ParseError, call.info.error,
+                  false);
+      return;
+    }
+    if (call.info.modernClaim && !parser_.header("mcp-session-id")) {
+      // Protocol revision 2026-07-28 is not served yet: answer as a legacy server does, so that
+      // a client that speaks both falls back to initialize (docs/stdio-bridge.md).
+      failRequest(SidecarError::SessionRequired,
+                  "this server speaks MCP up to protocol revision 2025-11-25: initialize first",
+                  false);
+      return;
+    }
+  } else if (call.op == bridge::Call::Op::Get && !sse) {
+    failRequest(SidecarError::NotAcceptable,
+                "the GET stream is Server-Sent Events: send Accept: text/event-stream", false);
+    return;
+  }
+  if (auto v = parser_.header("mcp-protocol-version")) {
+    static constexpr std::string_view kKnown[] = {"2024-11-05", "2025-03-26", "2025-06-18",
+                                                  "2025-11-25"};
+    bool known = false;
+    for (std::string_view k : kKnown)
+      known = known || *v == k;
+    if (!known) {
+      failRequest(SidecarError::BadProtocolVersion,
+                  "MCP-Protocol-Version '" + std::string(*v) +
+                      "' is not supported; supported: 2024-11-05, 2025-03-26, 2025-06-18, "
+                      "2025-11-25",
+                  false);
+      return;
+    }
+    call.protocolVersion = *v;
+  }
+  if (auto sid = parser_.header("mcp-session-id"))
+    call.session = *sid;
+  call.caller = callerId_;
+  call.body = parser_.takeBody();
+  call.reply = worker_.replyBox();
+  call.token = bridgeToken_ = worker_.shared().bridge->newToken();
+  worker_.bridgeAttach(bridgeToken_, this);
+  worker_.shared().bridge->submit(std::move(call));
+}
+
+void ClientConn::bridgeRelease() {
+  if (!bridgeToken_)
+    return;
+  worker_.bridgeDetach(bridgeToken_);
+  bridgeToken_ = 0;
+}
+
+void ClientConn::onBridgeReply(bridge::Reply& r) {
+  if (closeStarted_)
+    return;
+  bool http11 = parser_.httpMajor() == 1 && parser_.httpMinor() >= 1;
+  WriteBatch& b = batch();
+  switch (r.kind) {
+  case bridge::Reply::Kind::Full:
+  case bridge::Reply::Kind::Head: {
+    bool full = r.kind == bridge::Reply::Kind::Full;
+    state_ = State::Responding;
+    status_ = r.status;
+    respKeepAlive_ = parser_.keepAlive() && !draining_ && !worker_.draining();
+    respChunked_ = !full && http11;
+    if (!full && !http11)
+      respKeepAlive_ = false; // an HTTP/1.0 client learns the end of a stream from the close
+    size_t off = b.owned.size();
+    std::string& o = b.owned;
+    o += "HTTP/1.1 ";
+    appendUint(o, static_cast<uint64_t>(r.status));
+    o += ' ';
+    o += reasonPhrase(r.status);
+    o += "\r\n";
+    o += r.headers;
+    if (full) {
+      o += "Content-Length: ";
+      appendUint(o, r.body.size());
+      o += "\r\n";
+    } else if (respChunked_) {
+      o += "Transfer-Encoding: chunked\r\n";
+    }
+    if (!respKeepAlive_)
+      o += "Connection: close\r\n";
+    o += "\r\n";
+    o += r.body;
+    b.endOwned(off);
+    flush();
+    if (full) {
+      bridgeRelease();
+      finishExchange();
+    }
+    return;
+  }
+  case bridge::Reply::Kind::Event: {
+    size_t off = b.owned.size();
+    if (respChunked_) {
+      appendHex(b.owned, r.body.size());
+      b.owned += "\r\n";
+    }
+    b.owned += r.body;
+    if (respChunked_)
+      b.owned += "\r\n";
+    b.endOwned(off);
+    flush();
+    if (uv_stream_get_write_queue_size(reinterpret_cast<uv_stream_t*>(&tcp_)) > (16u << 20)) {
+      uint64_t suppressed = 0;
+      if (worker_.warnLimiter().allow(monoNowNs(), suppressed))
+        log::warn("closing an event stream whose client does not read (16 MiB queued)",
+                  {{"client", peer_}, {"suppressed", static_cast<unsigned long long>(suppressed)}});
+      close();
+    }
+    return;
+  }
+  case bridge::Reply::Kind::End:
+    if (respChunked_)
+      b.addOwned("0\r\n\r\n");
+    flush();
+    bridgeRelease();
+    finishExchange();
+    return;
+  }
 }
 
 void ClientConn::onUpstreamHead(const ResponseHead& head) {

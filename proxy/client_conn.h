@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "bridge/bridge.h"
 #include "proxy/deadline_timer.h"
 #include "proxy/request_parser.h"
 #include "proxy/sidecar_error.h"
@@ -40,6 +41,9 @@ public:
   // Close immediately (forced shutdown).
   void close();
 
+  // An answer part from the stdio bridge (worker thread).
+  void onBridgeReply(bridge::Reply& r);
+
   // UpstreamSink
   void onUpstreamHead(const ResponseHead& head) override;
   void onUpstreamBody(std::string_view data, ReadBuffer* buf) override;
@@ -57,6 +61,11 @@ private:
   void startExchange();
   // Verification and policy before forwarding; false when the request was answered here.
   bool admit();
+  // DNS-rebinding protection (--allowed-hosts, --allowed-origins); false when answered 403.
+  bool checkHostOrigin();
+  // Hands the request to the stdio bridge (checks of the Streamable HTTP transport first).
+  void bridgeExchange();
+  void bridgeRelease();
   void finishExchange();
   void failRequest(SidecarError e, std::string_view detail, bool close,
                    std::string_view reason = {}, std::string_view extraHeaders = {});
@@ -106,6 +115,7 @@ private:
   std::vector<std::pair<std::string_view, std::string_view>> headerViews_; // reused per request
   std::string callerId_;          // the caller's key id, for logs
   const char* verdict_ = nullptr; // the verification reason, for logs (null: not checked)
+  uint64_t bridgeToken_ = 0;      // the bridge exchange in flight (0: none)
 };
 
 } // namespace sidecar::proxy

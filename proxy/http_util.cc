@@ -53,12 +53,16 @@ const char* reasonPhrase(int status) {
     return "Not Found";
   case 405:
     return "Method Not Allowed";
+  case 406:
+    return "Not Acceptable";
   case 408:
     return "Request Timeout";
   case 409:
     return "Conflict";
   case 413:
     return "Content Too Large";
+  case 415:
+    return "Unsupported Media Type";
   case 417:
     return "Expectation Failed";
   case 429:

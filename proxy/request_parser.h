@@ -72,6 +72,8 @@ public:
   std::optional<std::string_view> header(std::string_view name) const;
 
   const std::string& body() const { return body_; }
+  // Moves the body out (the stdio bridge takes it to another thread); body() is then empty.
+  std::string takeBody() { return std::move(body_); }
 
 private:
   static int onMessageBegin(llhttp_t* p);

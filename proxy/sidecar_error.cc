@@ -21,6 +21,20 @@ const ErrorInfo& errorInfo(SidecarError e) {
       {401, -31001, "Invalid MCP signature", "signature_invalid"},
       {403, -31002, "Forbidden by policy", "forbidden"},
       {503, -31008, "Replay cache full", "replay_cache_full"},
+      {403, -32000, "Forbidden: Host not allowed", "host_not_allowed"},
+      {403, -32000, "Forbidden: Origin not allowed", "origin_not_allowed"},
+      {404, -32000, "Not found", "not_found"},
+      {405, -32000, "Method not allowed", "method_not_allowed"},
+      {406, -32000,
+       "Not Acceptable: Client must accept both application/json and "
+       "text/event-stream",
+       "not_acceptable"},
+      {415, -32000, "Unsupported Media Type: Content-Type must be application/json",
+       "unsupported_media_type"},
+      {400, -32700, "Parse error", "parse_error"},
+      {400, -32600, "Invalid Request", "invalid_request"},
+      {400, -32000, "Bad Request: Unsupported protocol version", "unsupported_protocol_version"},
+      {400, -32000, "Bad Request: Mcp-Session-Id header is required", "session_required"},
   };
   return kTable[static_cast<int>(e)];
 }

@@ -20,6 +20,16 @@ enum class SidecarError {
   SignatureRejected,   // 401 / -31001 (data.reason: the verifier's reason)
   ForbiddenByPolicy,   // 403 / -31002 (e.g. a tool not on the caller's allow-list)
   ReplayCacheFull,     // 503 / -31008
+  HostNotAllowed,      // 403 / -32000 (DNS-rebinding protection: --allowed-hosts)
+  OriginNotAllowed,    // 403 / -32000 (--allowed-origins)
+  NotFound,            // 404 (a path the stdio bridge does not serve)
+  MethodNotAllowed,    // 405 (with Allow: GET, POST, DELETE)
+  NotAcceptable,       // 406 (Accept lacks application/json or text/event-stream)
+  UnsupportedMedia,    // 415 (Content-Type is not application/json)
+  ParseError,          // 400 / -32700 (the body is not JSON)
+  InvalidMessage,      // 400 / -32600 (JSON, but not one JSON-RPC message)
+  BadProtocolVersion,  // 400 / -32000 (MCP-Protocol-Version not supported)
+  SessionRequired,     // 400 / -32000 (a 2026-07-28 request: see docs/stdio-bridge.md)
 };
 
 struct ErrorInfo {

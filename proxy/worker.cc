@@ -39,6 +39,8 @@ bool Worker::start(std::string& error) {
     std::lock_guard lock(asyncMu_);
     asyncOpen_ = true;
   }
+  if (shared_.bridge)
+    replies_.open(&loop_, [this](std::vector<bridge::Reply>& r) { onReplies(r); });
   int rc = uv_tcp_open(&listener_, listenFd_);
   if (rc == 0) {
     listenFd_ = -1; // owned by the handle now
@@ -52,6 +54,7 @@ bool Worker::start(std::string& error) {
     }
     uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+    replies_.close();
     uv_run(&loop_, UV_RUN_DEFAULT);
     uv_loop_close(&loop_);
     return false;
@@ -118,6 +121,7 @@ void Worker::maybeFinish() {
   std::lock_guard lock(asyncMu_);
   asyncOpen_ = false;
   uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+  replies_.close();
   // The loop ends once the last upstream connection has closed.
 }
 
@@ -126,6 +130,15 @@ const verifier::TrustStore& Worker::trustStore() {
   if (gate.generation() != storeGeneration_)
     store_ = gate.snapshot(storeGeneration_);
   return *store_;
+}
+
+void Worker::onReplies(std::vector<bridge::Reply>& replies) {
+  for (bridge::Reply& r : replies) {
+    auto it = bridged_.find(r.token);
+    if (it == bridged_.end())
+      continue; // the connection went away; the bridge has been told
+    it->second->onBridgeReply(r);
+  }
 }
 
 void Worker::connectionOpened(ClientConn* c) {

@@ -11,8 +11,10 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 
+#include "bridge/bridge.h"
 #include "common/log.h"
 #include "config/serve_config.h"
 #include "metrics/metrics.h"
@@ -35,7 +37,8 @@ struct WorkerShared {
   ParserLimits limits;
   std::atomic<uint32_t> connections{0};
   metrics::ProcessState* process = nullptr;
-  SignatureGate* gate = nullptr; // null when --verify off
+  SignatureGate* gate = nullptr;    // null when --verify off
+  bridge::Bridge* bridge = nullptr; // the stdio bridge; null for an HTTP upstream
 };
 
 class Worker {
@@ -69,6 +72,10 @@ public:
   log::RateLimiter& warnLimiter() { return warnLimiter_; }
   // The current trust store (refreshed when the gate publishes a new one). Requires a gate.
   const verifier::TrustStore& trustStore();
+  // The stdio bridge's answers reach connections through this worker's mailbox, by token.
+  bridge::ReplyBox* replyBox() { return &replies_; }
+  void bridgeAttach(uint64_t token, ClientConn* c) { bridged_[token] = c; }
+  void bridgeDetach(uint64_t token) { bridged_.erase(token); }
   void connectionOpened(ClientConn* c);
   void connectionClosed(ClientConn* c);
 
@@ -80,6 +87,7 @@ private:
   void maybeFinish();
   static void onConnection(uv_stream_t* server, int status);
   static void onAsync(uv_async_t* a);
+  void onReplies(std::vector<bridge::Reply>& replies);
 
   unsigned index_;
   WorkerShared& shared_;
@@ -100,6 +108,8 @@ private:
   WriteBatchPool batches_;
   UpstreamPool pool_;
   std::unordered_set<ClientConn*> conns_;
+  bridge::ReplyBox replies_;
+  std::unordered_map<uint64_t, ClientConn*> bridged_;
   char readBuffer_[kReadBufferSize];
   log::RateLimiter warnLimiter_{20, 1000000000ull};
   std::thread thread_;

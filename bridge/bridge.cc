@@ -1,0 +1,1165 @@
+#include "bridge/bridge.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <sodium.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <unordered_map>
+
+#include "bridge/child_process.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/version.h"
+#include "metrics/metrics.h"
+
+namespace sidecar::bridge {
+
+namespace {
+
+// Protocol revisions of the legacy era this bridge serves (docs/stdio-bridge.md).
+constexpr const char* kVersions[] = {"2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"};
+constexpr const char* kLatest = "2025-11-25";
+constexpr uint64_t kSweepMs = 1000;
+constexpr uint64_t kKeepAliveMs = 15000;
+constexpr size_t kMaxQueuedPerSession = 1000;
+constexpr uint64_t kFirstBackoffMs = 250;
+constexpr uint64_t kMaxBackoffMs = 30000;
+
+// JSON-RPC codes of the sidecar (docs/errors.md).
+constexpr int kUpstreamDown = -31004;
+constexpr int kUpstreamTimeout = -31005;
+constexpr int kOverloaded = -31009;
+
+bool supportedVersion(std::string_view v) {
+  for (const char* k : kVersions)
+    if (v == k)
+      return true;
+  return false;
+}
+
+std::string rpcError(std::string_view id, int code, std::string_view message,
+                     std::string_view reason, std::string_view detail) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  w.Key("jsonrpc");
+  w.String("2.0");
+  w.Key("id");
+  if (id.empty())
+    w.Null();
+  else
+    w.RawValue(id.data(), id.size(), rapidjson::kNumberType);
+  w.Key("error");
+  w.StartObject();
+  w.Key("code");
+  w.Int(code);
+  w.Key("message");
+  w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+  if (!reason.empty() || !detail.empty()) {
+    w.Key("data");
+    w.StartObject();
+    if (!reason.empty()) {
+      w.Key("reason");
+      w.String(reason.data(), static_cast<rapidjson::SizeType>(reason.size()));
+    }
+    if (!detail.empty()) {
+      w.Key("detail");
+      w.String(detail.data(), static_cast<rapidjson::SizeType>(detail.size()));
+    }
+    w.EndObject();
+  }
+  w.EndObject();
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+std::string sseEvent(std::string_view json) {
+  std::string e;
+  e.reserve(json.size() + 24);
+  e += "event: message\ndata: ";
+  e += json;
+  e += "\n\n";
+  return e;
+}
+
+bool parseInt(std::string_view s, int64_t& out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+std::string newSessionId() {
+  unsigned char raw[16];
+  randombytes_buf(raw, sizeof raw);
+  char hex[33];
+  sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
+  return std::string(hex, 32);
+}
+
+const char* kJson = "Content-Type: application/json\r\n";
+const char* kSseHead =
+    "Content-Type: text/event-stream\r\nCache-Control: no-cache, no-transform\r\n"
+    "X-Accel-Buffering: no\r\n";
+
+struct Target {
+  ReplyBox* box = nullptr;
+  uint64_t token = 0;
+  explicit operator bool() const { return box != nullptr; }
+};
+
+} // namespace
+
+struct Session;
+struct Child;
+
+// A client request in flight at a child, keyed there by the id the child sees.
+struct Pending {
+  Session* session = nullptr; // null once the session ended (the answer is then dropped)
+  std::string origId;         // the client's id, exact JSON text
+  std::string origToken;      // the client's progress token, exact JSON text (or empty)
+  Target target;              // empty once the client connection went away
+  bool streaming = false;     // the SSE head has been sent
+  uint64_t startMs = 0;
+  std::string method;
+};
+
+// A downstream `initialize` waiting for its child to be ready.
+struct InitWait {
+  Target target;
+  std::string origId;
+  std::string requestedVersion;
+  Session* session = nullptr; // per-session children: the session being set up
+};
+
+struct Child {
+  enum class State { Starting, Ready, Down, Stopped };
+  std::unique_ptr<ChildProcess> proc;
+  State state = State::Starting;
+  int64_t initId = 0;
+  std::string initResult; // the child's InitializeResult, JSON text
+  std::string version;    // what it negotiated with the bridge
+  std::vector<InitWait> waiting;
+  std::unordered_map<int64_t, Pending> pending;
+  std::unordered_map<std::string, Session*> serverRequests; // child's request id -> session
+  Session* owner = nullptr;                                 // --child-per-session
+  uint64_t backoffMs = kFirstBackoffMs;
+  uint64_t readyAtMs = 0;
+  uv_timer_t restartTimer{};
+  bool timerOpen = false;
+  bool everReady = false;
+};
+
+struct Session {
+  std::string id;
+  std::string version;
+  Target get;                                        // the open GET stream
+  std::deque<std::string> queued;                    // SSE events waiting for a GET stream
+  std::unordered_map<std::string, int64_t> inflight; // client id -> child id
+  std::unique_ptr<Child> ownChild;                   // --child-per-session
+  Child* child = nullptr;
+  uint64_t lastActiveMs = 0;
+  bool ready = false; // initialize answered
+  uint64_t dropped = 0;
+};
+
+struct TokenUse {
+  Session* session = nullptr;
+  bool get = false;
+  Child* child = nullptr;
+  int64_t childId = 0;
+};
+
+struct Bridge::Impl {
+  Bridge& self;
+  BridgeOptions opt;
+  metrics::ProcessState& process;
+  uv_loop_t loop{};
+  Mailbox<Call> inbox;
+  uv_timer_t sweep{};
+  std::thread thread;
+  std::unique_ptr<Child> shared; // the shared child (default mode)
+  std::unordered_map<std::string, std::unique_ptr<Session>> sessions;
+  std::unordered_map<uint64_t, TokenUse> tokens;
+  std::vector<std::unique_ptr<ChildProcess>> dying; // exited, still reaping their group
+  int64_t nextId = 1;
+  uint64_t lastKeepAliveMs = 0;
+  bool draining = false;
+  bool stopping = false;
+  log::RateLimiter warnLimiter{20, 1000000000ull};
+  std::atomic<bool> startOk{false};
+
+  Impl(Bridge& b, BridgeOptions o, metrics::ProcessState& p)
+      : self(b), opt(std::move(o)), process(p) {}
+
+  uint64_t now() { return uv_now(&loop); }
+
+  // ---- replies ----
+
+  void send(Target t, Reply::Kind kind, int status, std::string headers, std::string body) {
+    if (!t)
+      return;
+    Reply r;
+    r.token = t.token;
+    r.kind = kind;
+    r.status = status;
+    r.headers = std::move(headers);
+    r.body = std::move(body);
+    t.box->post(std::move(r));
+  }
+  void full(Target t, int status, std::string body, std::string extra = {}) {
+    send(t, Reply::Kind::Full, status, kJson + extra, std::move(body));
+  }
+  void accepted(Target t) { send(t, Reply::Kind::Full, 202, {}, {}); }
+  void httpError(const Call& c, int status, int code, std::string_view message,
+                 std::string_view reason, std::string_view detail = {}) {
+    std::string_view id;
+    if (c.info.kind == mcp::MessageKind::Request)
+      id = c.info.id.in(c.body);
+    full({c.reply, c.token}, status, rpcError(id, code, message, reason, detail));
+  }
+
+  // ---- the loop ----
+
+  void run() {
+    uv_run(&loop, UV_RUN_DEFAULT);
+    // Everything is closed: the loop can go.
+    uv_loop_close(&loop);
+  }
+
+  void onCalls(std::vector<Call>& calls) {
+    for (Call& c : calls) {
+      switch (c.op) {
+      case Call::Op::Post:
+        post(c);
+        break;
+      case Call::Op::Get:
+        get(c);
+        break;
+      case Call::Op::Delete:
+        del(c);
+        break;
+      case Call::Op::Cancel:
+        cancel(c.token);
+        break;
+      case Call::Op::Drain:
+        drain();
+        break;
+      case Call::Op::Stop:
+        stop();
+        break;
+      }
+    }
+  }
+
+  Session* findSession(const Call& c) {
+    if (c.session.empty()) {
+      httpError(c, 400, -32000, "Bad Request: Mcp-Session-Id header is required",
+                "session_required",
+                "send the Mcp-Session-Id the initialize response carried, or initialize first");
+      return nullptr;
+    }
+    auto it = sessions.find(c.session);
+    if (it == sessions.end()) {
+      httpError(c, 404, -32001, "Session not found", "unknown_session",
+                "the session ended or never existed; initialize a new session");
+      return nullptr;
+    }
+    Session* s = it->second.get();
+    if (!s->ready) {
+      httpError(c, 400, -32000, "Bad Request: the session is still being initialized",
+                "session_not_ready", "wait for the initialize response");
+      return nullptr;
+    }
+    s->lastActiveMs = now();
+    return s;
+  }
+
+  void post(Call& c) {
+    const mcp::MessageInfo& m = c.info;
+    if (m.kind == mcp::MessageKind::Request && m.method == "initialize") {
+      if (!c.session.empty()) {
+        httpError(c, 400, -32600, "Invalid Request: Server already initialized",
+                  "already_initialized",
+                  "send initialize without an Mcp-Session-Id to start a new session");
+        return;
+      }
+      initialize(c);
+      return;
+    }
+    Session* s = findSession(c);
+    if (!s)
+      return;
+    Child& ch = *s->child;
+    switch (m.kind) {
+    case mcp::MessageKind::Notification:
+      notificationFromClient(c, *s, ch);
+      return;
+    case mcp::MessageKind::Response:
+      responseFromClient(c, *s, ch);
+      return;
+    case mcp::MessageKind::Request:
+      requestFromClient(c, *s, ch);
+      return;
+    case mcp::MessageKind::Invalid:
+      break;
+    }
+    httpError(c, 400, -32600, "Invalid Request", "invalid_message", m.error);
+  }
+
+  void notificationFromClient(Call& c, Session& s, Child& ch) {
+    const mcp::MessageInfo& m = c.info;
+    Target t{c.reply, c.token};
+    if (m.method == "notifications/initialized") {
+      accepted(t); // the child was initialized once, by the bridge
+      return;
+    }
+    if (ch.state != Child::State::Ready) {
+      accepted(t); // nothing to tell a child that is not running
+      return;
+    }
+    if (m.method == "notifications/cancelled" && m.paramsRequestId.present()) {
+      auto it = s.inflight.find(std::string(m.paramsRequestId.in(c.body)));
+      if (it == s.inflight.end()) {
+        accepted(t); // already answered: nothing to cancel
+        return;
+      }
+      std::string idText = std::to_string(it->second);
+      std::string line;
+      mcp::splice(c.body, {{m.paramsRequestId, idText}}, line);
+      ch.proc->send(std::move(line));
+      accepted(t);
+      return;
+    }
+    ch.proc->send(std::move(c.body));
+    accepted(t);
+  }
+
+  void responseFromClient(Call& c, Session& s, Child& ch) {
+    std::string idText(c.info.id.in(c.body));
+    auto it = ch.serverRequests.find(idText);
+    if (it == ch.serverRequests.end() || it->second != &s) {
+      httpError(c, 400, -32600, "Invalid Request: no request with this id is waiting for an answer",
+                "unknown_response_id",
+                "a response must answer a request the server sent on this session");
+      return;
+    }
+    ch.serverRequests.erase(it);
+    if (ch.state == Child::State::Ready)
+      ch.proc->send(std::move(c.body));
+    accepted({c.reply, c.token});
+  }
+
+  void requestFromClient(Call& c, Session& s, Child& ch) {
+    const mcp::MessageInfo& m = c.info;
+    Target t{c.reply, c.token};
+    std::string origId(m.id.in(c.body));
+    if (ch.state != Child::State::Ready) {
+      full(t, 200,
+           rpcError(origId, kUpstreamDown, "the MCP server is not running", "upstream_down",
+                    "the stdio MCP server exited and is being restarted; retry shortly"));
+      return;
+    }
+    if (ch.proc->queuedBytes() > opt.maxQueuedBytes) {
+      full(t, 503,
+           rpcError(origId, kOverloaded, "the MCP server is not keeping up", "upstream_overloaded",
+                    "the server has not read the requests already sent to it; retry later"));
+      return;
+    }
+    if (s.inflight.count(origId)) {
+      httpError(c, 400, -32600, "Invalid Request: this id is already in use by a request in flight",
+                "duplicate_id", "use a new id for each request of a session");
+      return;
+    }
+    int64_t childId = nextId++;
+    std::string idText = std::to_string(childId);
+    Pending p;
+    p.session = &s;
+    p.origId = origId;
+    p.target = t;
+    p.startMs = now();
+    p.method = m.method;
+    std::vector<std::pair<mcp::Span, std::string_view>> edits{{m.id, idText}};
+    if (m.metaProgressToken.present()) {
+      p.origToken.assign(m.metaProgressToken.in(c.body));
+      edits.push_back({m.metaProgressToken, idText}); // the token is the child-side id
+    }
+    std::string line;
+    line.reserve(c.body.size() + 8);
+    mcp::splice(c.body, std::move(edits), line);
+    if (!ch.proc->send(std::move(line))) {
+      full(t, 200,
+           rpcError(origId, kUpstreamDown, "the MCP server is not running", "upstream_down",
+                    "the stdio MCP server closed its input; it is being restarted"));
+      return;
+    }
+    s.inflight.emplace(std::move(origId), childId);
+    ch.pending.emplace(childId, std::move(p));
+    tokens[c.token] = {&s, false, &ch, childId};
+  }
+
+  // ---- sessions ----
+
+  std::string negotiate(const std::string& requested, const Child& ch) {
+    // Echo the client's revision when the bridge supports it and it is not newer than what the
+    // child agreed to (a proxy must not claim more than its upstream); else the child's.
+    if (supportedVersion(requested) && requested <= ch.version)
+      return requested;
+    return ch.version;
+  }
+
+  void initialize(Call& c) {
+    Target t{c.reply, c.token};
+    if (draining || stopping) {
+      full(t, 503,
+           rpcError(c.info.id.in(c.body), kUpstreamDown, "the sidecar is shutting down",
+                    "shutting_down", "connect to another replica"));
+      return;
+    }
+    InitWait w{t, std::string(c.info.id.in(c.body)), c.info.protocolVersion, nullptr};
+    if (!opt.childPerSession) {
+      if (shared->state == Child::State::Ready)
+        answerInitialize(w, *shared);
+      else
+        shared->waiting.push_back(std::move(w));
+      return;
+    }
+    size_t running = 0;
+    for (auto& [id, s] : sessions)
+      running += s->ownChild ? 1 : 0;
+    if (running >= opt.maxChildren) {
+      full(t, 503,
+           rpcError(w.origId, kOverloaded, "too many sessions", "max_children",
+                    "--max-children (" + std::to_string(opt.maxChildren) +
+                        ") sessions each have a child; end one (DELETE) or raise the limit"));
+      return;
+    }
+    auto s = std::make_unique<Session>();
+    s->id = newSessionId();
+    s->lastActiveMs = now();
+    s->ownChild = std::make_unique<Child>();
+    s->child = s->ownChild.get();
+    s->child->owner = s.get();
+    w.session = s.get();
+    s->child->waiting.push_back(std::move(w));
+    Session* raw = s.get();
+    sessions.emplace(s->id, std::move(s));
+    std::string err;
+    if (!startChild(*raw->child, err)) {
+      for (InitWait& iw : raw->child->waiting)
+        full(
+            iw.target, 502,
+            rpcError(iw.origId, kUpstreamDown, "cannot start the MCP server", "spawn_failed", err));
+      raw->child->waiting.clear();
+      endSession(*raw, "spawn failed");
+    }
+  }
+
+  void answerInitialize(InitWait& w, Child& ch) {
+    Session* s = w.session;
+    if (!s) {
+      auto fresh = std::make_unique<Session>();
+      fresh->id = newSessionId();
+      fresh->child = &ch;
+      s = fresh.get();
+      sessions.emplace(fresh->id, std::move(fresh));
+    }
+    s->version = negotiate(w.requestedVersion, ch);
+    s->ready = true;
+    s->lastActiveMs = now();
+    process.sessionsActive.store(static_cast<int64_t>(sessions.size()), std::memory_order_relaxed);
+    std::string result = ch.initResult;
+    if (s->version != ch.version) {
+      rapidjson::Document d;
+      d.Parse(result.data(), result.size());
+      if (!d.HasParseError() && d.IsObject() && d.HasMember("protocolVersion")) {
+        d["protocolVersion"].SetString(s->version.data(),
+                                       static_cast<rapidjson::SizeType>(s->version.size()),
+                                       d.GetAllocator());
+        rapidjson::StringBuffer buf;
+        rapidjson::Writer<rapidjson::StringBuffer> wr(buf);
+        d.Accept(wr);
+        result.assign(buf.GetString(), buf.GetSize());
+      }
+    }
+    std::string body = "{\"jsonrpc\":\"2.0\",\"id\":" + w.origId + ",\"result\":" + result + "}";
+    full(w.target, 200, std::move(body),
+         "Mcp-Session-Id: " + s->id + "\r\nAccess-Control-Expose-Headers: Mcp-Session-Id\r\n");
+    log::debug("MCP session started", {{"session", s->id}, {"protocol_version", s->version}});
+  }
+
+  void endSession(Session& s, const char* why) {
+    log::debug("MCP session ended", {{"session", s.id}, {"why", why}});
+    if (s.get) {
+      send(s.get, Reply::Kind::End, 0, {}, {});
+      tokens.erase(s.get.token);
+      s.get = {};
+    }
+    Child* ch = s.child;
+    for (auto& [orig, childId] : s.inflight) {
+      auto it = ch->pending.find(childId);
+      if (it != ch->pending.end())
+        it->second.session = nullptr;
+    }
+    for (auto it = ch->serverRequests.begin(); it != ch->serverRequests.end();)
+      it = it->second == &s ? ch->serverRequests.erase(it) : std::next(it);
+    if (s.ownChild) {
+      stopChild(std::move(s.ownChild));
+      s.child = nullptr;
+    }
+    std::string id = s.id;
+    sessions.erase(id);
+    process.sessionsActive.store(static_cast<int64_t>(sessions.size()), std::memory_order_relaxed);
+  }
+
+  void get(Call& c) {
+    Session* s = findSession(c);
+    if (!s)
+      return;
+    Target t{c.reply, c.token};
+    if (draining || stopping) {
+      full(t, 503,
+           rpcError({}, kUpstreamDown, "the sidecar is shutting down", "shutting_down", {}));
+      return;
+    }
+    if (s->get) {
+      full(t, 409,
+           rpcError({}, -32000, "Conflict: Only one SSE stream is allowed per session",
+                    "stream_exists", "close the session's other GET stream first"));
+      return;
+    }
+    s->get = t;
+    tokens[c.token] = {s, true, nullptr, 0};
+    send(t, Reply::Kind::Head, 200, kSseHead, {});
+    while (!s->queued.empty()) {
+      send(t, Reply::Kind::Event, 0, {}, std::move(s->queued.front()));
+      s->queued.pop_front();
+    }
+  }
+
+  void del(Call& c) {
+    Session* s = findSession(c);
+    if (!s)
+      return;
+    endSession(*s, "DELETE");
+    send({c.reply, c.token}, Reply::Kind::Full, 200, {}, {});
+  }
+
+  void cancel(uint64_t token) {
+    auto it = tokens.find(token);
+    if (it == tokens.end())
+      return;
+    TokenUse u = it->second;
+    tokens.erase(it);
+    if (u.get) {
+      if (u.session && u.session->get.token == token)
+        u.session->get = {};
+      return;
+    }
+    // The client went away before its answer: the child's answer will be dropped. Not a
+    // cancellation (MCP: a disconnect is not a cancel).
+    auto p = u.child->pending.find(u.childId);
+    if (p != u.child->pending.end())
+      p->second.target = {};
+  }
+
+  // ---- toward sessions ----
+
+  // Sends a message to a session: on the stream of its most recent request in flight when
+  // `related`, else on its GET stream, else queued for the next GET stream.
+  void toSession(Session& s, std::string_view json, bool related) {
+    if (related) {
+      Pending* best = nullptr;
+      for (auto& [orig, childId] : s.inflight) {
+        auto it = s.child->pending.find(childId);
+        if (it == s.child->pending.end() || !it->second.target)
+          continue;
+        if (!best || it->second.startMs >= best->startMs)
+          best = &it->second;
+      }
+      if (best) {
+        toRequestStream(*best, json);
+        return;
+      }
+    }
+    if (s.get) {
+      send(s.get, Reply::Kind::Event, 0, {}, sseEvent(json));
+      return;
+    }
+    if (s.queued.size() >= kMaxQueuedPerSession) {
+      s.queued.pop_front();
+      ++s.dropped;
+      uint64_t suppressed = 0;
+      if (warnLimiter.allow(monoNowNs(), suppressed))
+        log::warn("a session's client opened no GET stream; oldest queued server message dropped",
+                  {{"session", s.id},
+                   {"queued_limit", static_cast<unsigned long>(kMaxQueuedPerSession)},
+                   {"dropped", static_cast<unsigned long long>(s.dropped)}});
+    }
+    s.queued.push_back(sseEvent(json));
+  }
+
+  void toRequestStream(Pending& p, std::string_view json) {
+    if (!p.streaming) {
+      p.streaming = true;
+      send(p.target, Reply::Kind::Head, 200, kSseHead, {});
+    }
+    send(p.target, Reply::Kind::Event, 0, {}, sseEvent(json));
+  }
+
+  void finishPending(Child& ch, int64_t childId, std::string answer) {
+    auto it = ch.pending.find(childId);
+    if (it == ch.pending.end())
+      return;
+    Pending p = std::move(it->second);
+    ch.pending.erase(it);
+    if (p.session)
+      p.session->inflight.erase(p.origId);
+    if (!p.target)
+      return;
+    tokens.erase(p.target.token);
+    if (p.streaming) {
+      send(p.target, Reply::Kind::Event, 0, {}, sseEvent(answer));
+      send(p.target, Reply::Kind::End, 0, {}, {});
+    } else {
+      full(p.target, 200, std::move(answer));
+    }
+  }
+
+  // The one session a message not tied to a request belongs to, or null when it cannot be told.
+  Session* attribute(Child& ch) {
+    if (ch.owner)
+      return ch.owner;
+    Session* found = nullptr;
+    for (auto& [id, s] : sessions) {
+      if (s->child != &ch || s->inflight.empty())
+        continue;
+      if (found)
+        return nullptr; // several sessions have calls in flight
+      found = s.get();
+    }
+    if (found)
+      return found;
+    if (sessions.size() == 1 && sessions.begin()->second->child == &ch)
+      return sessions.begin()->second.get();
+    return nullptr;
+  }
+
+  // ---- from the child ----
+
+  void fromChild(Child& ch, std::string_view line) {
+    mcp::MessageInfo m = mcp::scanMessage(line);
+    if (m.batch) {
+      for (const mcp::Span& item : m.items)
+        fromChild(ch, item.in(line));
+      return;
+    }
+    switch (m.kind) {
+    case mcp::MessageKind::Response:
+      responseFromChild(ch, line, m);
+      return;
+    case mcp::MessageKind::Request:
+      requestFromChild(ch, line, m);
+      return;
+    case mcp::MessageKind::Notification:
+      notificationFromChild(ch, line, m);
+      return;
+    case mcp::MessageKind::Invalid:
+      break;
+    }
+    uint64_t suppressed = 0;
+    if (warnLimiter.allow(monoNowNs(), suppressed))
+      log::warn("the MCP server wrote a stdout line that is not a JSON-RPC message; skipped",
+                {{"server", opt.name},
+                 {"error", m.error},
+                 {"line", std::string(line.substr(0, 200))},
+                 {"suppressed", static_cast<unsigned long long>(suppressed)}});
+  }
+
+  void responseFromChild(Child& ch, std::string_view line, const mcp::MessageInfo& m) {
+    int64_t id = 0;
+    if (!parseInt(m.id.in(line), id)) {
+      log::debug("MCP server answered an id the bridge never sent", {{"line", std::string(line)}});
+      return;
+    }
+    if (id == ch.initId && ch.state == Child::State::Starting) {
+      initResultFromChild(ch, line, m);
+      return;
+    }
+    auto it = ch.pending.find(id);
+    if (it == ch.pending.end())
+      return; // timed out or cancelled earlier
+    std::string answer;
+    answer.reserve(line.size() + 8);
+    mcp::splice(line, {{m.id, it->second.origId}}, answer);
+    finishPending(ch, id, std::move(answer));
+  }
+
+  void requestFromChild(Child& ch, std::string_view line, const mcp::MessageInfo& m) {
+    std::string idText(m.id.in(line));
+    if (m.method == "ping") {
+      ch.proc->send("{\"jsonrpc\":\"2.0\",\"id\":" + idText + ",\"result\":{}}");
+      return;
+    }
+    if (m.method == "roots/list") {
+      // The bridge does not offer the roots capability: the directories a server exposes are the
+      // operator's choice (its command line), not a caller's.
+      ch.proc->send(rpcError(idText, -32601, "roots are not offered by this client", {}, {}));
+      return;
+    }
+    Session* s = attribute(ch);
+    if (!s) {
+      log::warn("the MCP server sent a request the sidecar cannot attribute to one session "
+                "(several sessions have calls in flight); refused. Run with "
+                "--child-per-session for servers that call back to clients",
+                {{"server", opt.name}, {"method", m.method}});
+      ch.proc->send(rpcError(
+          idText, -32603, "mcp-sidecar: cannot route this request to one client session", {}, {}));
+      return;
+    }
+    ch.serverRequests[idText] = s;
+    toSession(*s, line, true);
+  }
+
+  void notificationFromChild(Child& ch, std::string_view line, const mcp::MessageInfo& m) {
+    if (m.method == "notifications/progress" && m.paramsProgressToken.present()) {
+      int64_t token = 0;
+      if (!parseInt(m.paramsProgressToken.in(line), token))
+        return;
+      auto it = ch.pending.find(token);
+      if (it == ch.pending.end() || !it->second.target || it->second.origToken.empty())
+        return;
+      std::string msg;
+      mcp::splice(line, {{m.paramsProgressToken, it->second.origToken}}, msg);
+      toRequestStream(it->second, msg);
+      return;
+    }
+    if (m.method == "notifications/cancelled" && m.paramsRequestId.present()) {
+      auto it = ch.serverRequests.find(std::string(m.paramsRequestId.in(line)));
+      if (it != ch.serverRequests.end()) {
+        Session* s = it->second;
+        ch.serverRequests.erase(it);
+        toSession(*s, line, true);
+      }
+      return;
+    }
+    bool broadcast =
+        m.method.ends_with("/list_changed") || m.method == "notifications/resources/updated";
+    if (broadcast) {
+      for (auto& [id, s] : sessions)
+        if (s->child == &ch && s->ready)
+          toSession(*s, line, false);
+      return;
+    }
+    Session* s = attribute(ch);
+    if (s) {
+      toSession(*s, line, true);
+      return;
+    }
+    log::debug("MCP server notification not attributable to one session; logged only",
+               {{"server", opt.name}, {"message", std::string(line.substr(0, 500))}});
+  }
+
+  // ---- children ----
+
+  ChildSpec spec() {
+    ChildSpec sp;
+    sp.name = opt.name;
+    sp.argv = opt.command;
+    sp.env = opt.env;
+    sp.cwd = opt.cwd;
+    return sp;
+  }
+
+  bool startChild(Child& ch, std::string& error) {
+    ch.state = Child::State::Starting;
+    ch.proc = std::make_unique<ChildProcess>(&loop, spec());
+    Child* chp = &ch;
+    ChildProcess* proc = ch.proc.get();
+    proc->onMessage = [this, chp](std::string_view line) { fromChild(*chp, line); };
+    proc->onExit = [this, chp, proc](int64_t status, int sig) {
+      childExited(*chp, proc, status, sig);
+    };
+    if (!proc->start(error)) {
+      // Its handles close on their own; keep it until they have.
+      retire(std::move(ch.proc));
+      ch.state = Child::State::Down;
+      return false;
+    }
+    if (!ch.timerOpen) {
+      uv_timer_init(&loop, &ch.restartTimer);
+      ch.restartTimer.data = chp;
+      ch.timerOpen = true;
+    }
+    log::info("MCP server started", {{"server", opt.name},
+                                     {"pid", static_cast<long>(proc->pid())},
+                                     {"command", opt.command[0]}});
+    ch.initId = nextId++;
+    std::string init = "{\"jsonrpc\":\"2.0\",\"id\":" + std::to_string(ch.initId) +
+                       ",\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"" + kLatest +
+                       "\",\"capabilities\":{\"sampling\":{},\"elicitation\":{\"form\":{},"
+                       "\"url\":{}}},\"clientInfo\":{\"name\":\"mcp-sidecar\",\"version\":\"" +
+                       kVersion + "\"}}}";
+    proc->send(std::move(init));
+    return true;
+  }
+
+  void retire(std::unique_ptr<ChildProcess> proc) {
+    ChildProcess* raw = proc.get();
+    raw->onMessage = nullptr;
+    raw->onExit = nullptr;
+    raw->onGone = [this, raw] {
+      // Deferred: onGone runs inside the process's own close callback.
+      auto it =
+          std::find_if(dying.begin(), dying.end(), [raw](const auto& p) { return p.get() == raw; });
+      if (it != dying.end()) {
+        dyingDone.push_back(std::move(*it));
+        dying.erase(it);
+      }
+      maybeFinish();
+    };
+    raw->stop();
+    dying.push_back(std::move(proc));
+  }
+  std::vector<std::unique_ptr<ChildProcess>> dyingDone;
+
+  void initResultFromChild(Child& ch, std::string_view line, const mcp::MessageInfo& m) {
+    rapidjson::Document d;
+    d.Parse(line.data(), line.size());
+    std::string version;
+    if (m.hasResult && d.IsObject() && d.HasMember("result") && d["result"].IsObject()) {
+      const auto& r = d["result"];
+      if (r.HasMember("protocolVersion") && r["protocolVersion"].IsString())
+        version = r["protocolVersion"].GetString();
+      rapidjson::StringBuffer buf;
+      rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+      r.Accept(w);
+      ch.initResult.assign(buf.GetString(), buf.GetSize());
+    }
+    if (version.empty() || !supportedVersion(version)) {
+      log::error("the MCP server refused or garbled initialize; stopping it",
+                 {{"server", opt.name},
+                  {"answer", std::string(line.substr(0, 500))},
+                  {"hint", "check that the command is an MCP server speaking stdio, protocol "
+                           "2024-11-05 to 2025-11-25"}});
+      ch.proc->stop(); // the exit path restarts it with backoff
+      return;
+    }
+    ch.version = version;
+    ch.state = Child::State::Ready;
+    ch.everReady = true;
+    ch.readyAtMs = now();
+    ch.proc->send("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
+    if (!ch.owner)
+      process.upstreamUp.store(1, std::memory_order_relaxed);
+    log::info("MCP server initialized", {{"server", opt.name},
+                                         {"protocol_version", version},
+                                         {"pid", static_cast<long>(ch.proc->pid())}});
+    std::vector<InitWait> waiting;
+    waiting.swap(ch.waiting);
+    for (InitWait& w : waiting)
+      answerInitialize(w, ch);
+  }
+
+  void childExited(Child& ch, ChildProcess* proc, int64_t status, int sig) {
+    if (ch.proc.get() != proc)
+      return;
+    bool expected = stopping || ch.state == Child::State::Stopped;
+    if (!expected)
+      log::warn("MCP server exited", {{"server", opt.name},
+                                      {"pid", static_cast<long>(proc->pid())},
+                                      {"exit_status", static_cast<long long>(status)},
+                                      {"signal", sig}});
+    if (!ch.owner)
+      process.upstreamUp.store(0, std::memory_order_relaxed);
+    // Every call in flight gets its answer now: the server will not give one.
+    std::vector<int64_t> ids;
+    for (auto& [id, p] : ch.pending)
+      ids.push_back(id);
+    for (int64_t id : ids) {
+      const Pending& p = ch.pending.at(id);
+      finishPending(ch, id,
+                    rpcError(p.origId, kUpstreamDown, "the MCP server exited", "upstream_exited",
+                             "the stdio MCP server exited before answering; it is restarted"));
+    }
+    ch.serverRequests.clear();
+    retire(std::move(ch.proc));
+    if (expected || ch.state == Child::State::Stopped) {
+      ch.state = Child::State::Stopped;
+      for (InitWait& w : ch.waiting)
+        full(
+            w.target, 503,
+            rpcError(w.origId, kUpstreamDown, "the sidecar is shutting down", "shutting_down", {}));
+      ch.waiting.clear();
+      return;
+    }
+    ch.state = Child::State::Down;
+    if (ch.everReady && now() - ch.readyAtMs > kMaxBackoffMs)
+      ch.backoffMs = kFirstBackoffMs; // it ran well for a while: start over
+    log::info("restarting the MCP server",
+              {{"server", opt.name}, {"in_ms", static_cast<unsigned long>(ch.backoffMs)}});
+    uv_timer_start(&ch.restartTimer, onRestart, ch.backoffMs, 0);
+    ch.backoffMs = std::min(ch.backoffMs * 2, kMaxBackoffMs);
+  }
+
+  static void onRestart(uv_timer_t* t) {
+    auto* ch = static_cast<Child*>(t->data);
+    Impl* self = static_cast<Impl*>(t->loop->data);
+    if (self->stopping || ch->state != Child::State::Down)
+      return;
+    self->process.childRestarts.fetch_add(1, std::memory_order_relaxed);
+    std::string err;
+    if (!self->startChild(*ch, err)) {
+      log::error("cannot restart the MCP server", {{"server", self->opt.name}, {"error", err}});
+      uv_timer_start(&ch->restartTimer, onRestart, ch->backoffMs, 0);
+      ch->backoffMs = std::min(ch->backoffMs * 2, kMaxBackoffMs);
+    }
+  }
+
+  void stopChild(std::unique_ptr<Child> ch) {
+    ch->state = Child::State::Stopped;
+    for (auto& [id, p] : ch->pending)
+      if (p.target) {
+        tokens.erase(p.target.token);
+        full(p.target, 200,
+             rpcError(p.origId, kUpstreamDown, "the session ended", "session_ended", {}));
+      }
+    ch->pending.clear();
+    if (ch->proc)
+      retire(std::move(ch->proc));
+    if (ch->timerOpen) {
+      // The timer's data is the Child: close it before the Child goes.
+      ch->timerOpen = false;
+      auto* holder = ch.release();
+      uv_close(reinterpret_cast<uv_handle_t*>(&holder->restartTimer),
+               [](uv_handle_t* h) { delete static_cast<Child*>(h->data); });
+    }
+  }
+
+  // ---- timers ----
+
+  static void onSweep(uv_timer_t* t) { static_cast<Impl*>(t->data)->sweepOnce(); }
+
+  void sweepOnce() {
+    dyingDone.clear(); // processes whose handles have all closed (freed outside their callbacks)
+    uint64_t n = now();
+    // Calls the child has not answered in time.
+    std::vector<Child*> children;
+    if (shared)
+      children.push_back(shared.get());
+    for (auto& [id, s] : sessions)
+      if (s->ownChild)
+        children.push_back(s->ownChild.get());
+    for (Child* ch : children) {
+      std::vector<int64_t> late;
+      for (auto& [id, p] : ch->pending)
+        if (n - p.startMs > opt.requestTimeoutMs)
+          late.push_back(id);
+      for (int64_t id : late) {
+        const Pending& p = ch->pending.at(id);
+        log::warn("the MCP server did not answer in time; the call is cancelled",
+                  {{"server", opt.name},
+                   {"method", p.method},
+                   {"timeout_ms", static_cast<unsigned long long>(opt.requestTimeoutMs)}});
+        if (ch->state == Child::State::Ready)
+          ch->proc->send("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":"
+                         "{\"requestId\":" +
+                         std::to_string(id) + ",\"reason\":\"timeout\"}}");
+        finishPending(*ch, id,
+                      rpcError(p.origId, kUpstreamTimeout, "the MCP server did not answer in time",
+                               "upstream_timeout", "no answer within --upstream-timeout"));
+      }
+    }
+    // Idle sessions.
+    std::vector<Session*> idle;
+    for (auto& [id, s] : sessions) {
+      if (!s->ready || n - s->lastActiveMs < opt.idleTimeoutMs)
+        continue;
+      // A shared-child session with an open GET stream is a client still listening; a
+      // per-session child is stopped regardless, since it holds a process.
+      if (!s->ownChild && (s->get || !s->inflight.empty()))
+        continue;
+      idle.push_back(s.get());
+    }
+    for (Session* s : idle)
+      endSession(*s, "idle timeout");
+    // SSE keep-alives on GET streams, so that proxies in between do not cut them.
+    if (n - lastKeepAliveMs >= kKeepAliveMs) {
+      lastKeepAliveMs = n;
+      for (auto& [id, s] : sessions)
+        if (s->get)
+          send(s->get, Reply::Kind::Event, 0, {}, ": keepalive\n\n");
+    }
+  }
+
+  // ---- shutdown ----
+
+  void drain() {
+    if (draining)
+      return;
+    draining = true;
+    for (auto& [id, s] : sessions)
+      if (s->get) {
+        send(s->get, Reply::Kind::End, 0, {}, {});
+        tokens.erase(s->get.token);
+        s->get = {};
+      }
+  }
+
+  void stop() {
+    if (stopping)
+      return;
+    drain();
+    stopping = true;
+    std::vector<Session*> all;
+    for (auto& [id, s] : sessions)
+      all.push_back(s.get());
+    for (Session* s : all)
+      endSession(*s, "shutdown");
+    if (shared)
+      stopChild(std::move(shared));
+    uv_timer_stop(&sweep);
+    uv_close(reinterpret_cast<uv_handle_t*>(&sweep), nullptr);
+    inbox.close();
+    maybeFinish();
+  }
+
+  void maybeFinish() {
+    // The loop ends by itself once every handle is closed; this only logs it.
+    if (stopping && dying.empty())
+      log::debug("stdio bridge stopped", {{"server", opt.name}});
+  }
+
+  ~Impl() { dyingDone.clear(); }
+};
+
+Bridge::Bridge(BridgeOptions opt, metrics::ProcessState& process)
+    : impl_(std::make_unique<Impl>(*this, std::move(opt), process)) {}
+
+Bridge::~Bridge() {
+  join();
+}
+
+bool Bridge::start(std::string& error) {
+  Impl& m = *impl_;
+  if (m.opt.command.empty()) {
+    error = "no command for the stdio MCP server";
+    return false;
+  }
+  if (m.opt.name.empty()) {
+    std::string base = m.opt.command.back();
+    m.opt.name = base.substr(base.find_last_of('/') + 1);
+  }
+  uv_loop_init(&m.loop);
+  m.loop.data = &m;
+  m.inbox.open(&m.loop, [&m](std::vector<Call>& calls) { m.onCalls(calls); });
+  uv_timer_init(&m.loop, &m.sweep);
+  m.sweep.data = &m;
+  uv_timer_start(&m.sweep, Impl::onSweep, kSweepMs, kSweepMs);
+  m.process.stdioUpstream = true;
+  if (!m.opt.childPerSession) {
+    m.shared = std::make_unique<Child>();
+    if (!m.startChild(*m.shared, error)) {
+      // Nothing ran: close what was opened and give the error to the caller (exit 1).
+      m.stopping = true;
+      m.shared.reset();
+      uv_close(reinterpret_cast<uv_handle_t*>(&m.sweep), nullptr);
+      m.inbox.close();
+      uv_run(&m.loop, UV_RUN_DEFAULT);
+      uv_loop_close(&m.loop);
+      return false;
+    }
+  } else {
+    m.process.upstreamUp.store(1, std::memory_order_relaxed); // children start per session
+  }
+  m.thread = std::thread([&m] { m.run(); });
+  return true;
+}
+
+void Bridge::submit(Call&& call) {
+  impl_->inbox.post(std::move(call));
+}
+
+void Bridge::drain() {
+  Call c;
+  c.op = Call::Op::Drain;
+  impl_->inbox.post(std::move(c));
+}
+
+void Bridge::stop() {
+  Call c;
+  c.op = Call::Op::Stop;
+  impl_->inbox.post(std::move(c));
+}
+
+void Bridge::join() {
+  if (impl_ && impl_->thread.joinable())
+    impl_->thread.join();
+}
+
+std::vector<std::string> childEnvironment(char** parent, const std::vector<std::string>& extra) {
+  // What a server started with npx or node needs; everything else (the sidecar's own secrets,
+  // AIM keys) stays out of the child.
+  static const char* const kExact[] = {"PATH",
+                                       "HOME",
+                                       "USER",
+                                       "LOGNAME",
+                                       "SHELL",
+                                       "TERM",
+                                       "LANG",
+                                       "TZ",
+                                       "TMPDIR",
+                                       "NODE_EXTRA_CA_CERTS",
+                                       "NODE_OPTIONS",
+                                       "NODE_PATH",
+                                       "SSL_CERT_FILE",
+                                       "SSL_CERT_DIR",
+                                       "HTTP_PROXY",
+                                       "HTTPS_PROXY",
+                                       "NO_PROXY",
+                                       "http_proxy",
+                                       "https_proxy",
+                                       "no_proxy",
+                                       "ALL_PROXY",
+                                       "all_proxy",
+                                       "XDG_CONFIG_HOME",
+                                       "XDG_CACHE_HOME",
+                                       "XDG_DATA_HOME",
+                                       "XDG_RUNTIME_DIR",
+                                       "PYTHONPATH",
+                                       "VIRTUAL_ENV",
+                                       "UV_CACHE_DIR"};
+  static const char* const kPrefix[] = {"LC_", "npm_config_", "NPM_CONFIG_", "COREPACK_"};
+  std::map<std::string, std::string> env;
+  for (char** e = parent; e && *e; ++e) {
+    std::string_view kv(*e);
+    size_t eq = kv.find('=');
+    if (eq == std::string_view::npos)
+      continue;
+    std::string key(kv.substr(0, eq));
+    bool keep = false;
+    for (const char* k : kExact)
+      keep = keep || key == k;
+    for (const char* p : kPrefix)
+      keep = keep || key.starts_with(p);
+    if (keep)
+      env[key] = std::string(kv.substr(eq + 1));
+  }
+  for (const std::string& kv : extra) {
+    size_t eq = kv.find('=');
+    if (eq != std::string::npos)
+      env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  if (!env.count("PATH"))
+    env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
+  std::vector<std::string> out;
+  for (auto& [k, v] : env)
+    out.push_back(k + "=" + v);
+  return out;
+}
+
+} // namespace sidecar::bridge

@@ -1,0 +1,59 @@
+#pragma once
+// One pass over a JSON-RPC message that finds what a bridge needs — kind, method, tool, and the
+// byte spans of the id, the progress token and a cancelled request's id — without building a
+// document, so that ids can be rewritten by splicing the original bytes: no re-serialisation, and
+// ids keep their exact text (2^53 and beyond, `1` versus `"1"`).
+//
+// Hand-written on top of RapidJSON's SAX reader (not a JSON parser of our own): RapidJSON validates
+// the JSON and reports the events; this only tracks where in the message each event is.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sidecar::mcp {
+
+struct Span {
+  size_t off = 0;
+  size_t len = 0;
+  bool present() const { return len > 0; }
+  std::string_view in(std::string_view s) const { return s.substr(off, len); }
+};
+
+enum class MessageKind { Invalid, Request, Notification, Response };
+
+struct MessageInfo {
+  MessageKind kind = MessageKind::Invalid;
+  std::string error; // why the message is Invalid
+  // A top-level array: `items` are the spans of its elements (each scanned separately).
+  bool batch = false;
+  std::vector<Span> items;
+
+  Span id; // the id's JSON text, e.g. `7` or `"a"`; absent for notifications
+  bool idIsString = false;
+  std::string method;
+  std::string toolName;        // params.name (tools/call, prompts/get)
+  std::string protocolVersion; // params.protocolVersion (initialize)
+  Span metaProgressToken;      // params._meta.progressToken (requests)
+  Span paramsProgressToken;    // params.progressToken (notifications/progress)
+  Span paramsRequestId;        // params.requestId (notifications/cancelled)
+  Span params;                 // the params value, e.g. tools/call arguments live inside
+  Span arguments;              // params.arguments
+  bool modernClaim = false;    // params._meta["io.modelcontextprotocol/protocolVersion"]
+  bool hasResult = false;
+  bool hasError = false;
+  bool isErrorResult = false; // result.isError == true
+  int errorCode = 0;          // error.code
+};
+
+// Scans one message (or a batch: then only `batch` and `items` are set).
+MessageInfo scanMessage(std::string_view json);
+
+// Replaces the given spans of `src` (sorted by offset, not overlapping) and appends the result to
+// `out`.
+void splice(std::string_view src, std::vector<std::pair<Span, std::string_view>> edits,
+            std::string& out);
+
+} // namespace sidecar::mcp
