@@ -160,8 +160,10 @@ void ChildProcess::onProcessExit(uv_process_t* p, int64_t status, int signal) {
   c->running_ = false;
   c->closeStdin();
   uv_close(reinterpret_cast<uv_handle_t*>(&c->process_), onHandleClosed);
-  if (c->onExit)
-    c->onExit(status, signal);
+  if (c->onExit) {
+    auto cb = c->onExit; // the callback may replace or clear onExit while it runs
+    cb(status, signal);
+  }
   // Whatever else runs in the group (npx's node child) goes too: without its leader nothing
   // would ever stop it.
   if (kill(-c->pid_, 0) == 0) {
@@ -217,8 +219,10 @@ void ChildProcess::maybeGone() {
   if (openHandles_ > 0 || goneSent_)
     return;
   goneSent_ = true;
-  if (onGone)
-    onGone();
+  if (onGone) {
+    auto cb = onGone;
+    cb();
+  }
 }
 
 void ChildProcess::onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
@@ -280,7 +284,8 @@ void ChildProcess::lines(std::string& acc, const char* data, size_t n, bool err)
       if (!acc.empty())
         log::info("MCP server stderr", {{"server", spec_.name}, {"line", acc}});
     } else if (!acc.empty() && onMessage) {
-      onMessage(acc);
+      auto cb = onMessage; // the callback may replace or clear onMessage while it runs
+      cb(acc);
     }
     acc.clear();
   }

@@ -20,11 +20,11 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 std::string get(const std::string& path) {
-  return "GET " + path + " HTTP/1.1\r\nHost: test\r\n\r\n";
+  return "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
 }
 
 std::string post(const std::string& path, const std::string& body, const std::string& extra = "") {
-  return "POST " + path + " HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n" + extra +
+  return "POST " + path + " HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" + extra +
          "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
@@ -86,7 +86,7 @@ TEST_F(ProxyTest, ForwardsAndRewritesHeaders) {
   EXPECT_NE(b.find("\"host\":\"" + upstream_->address() + "\""), std::string::npos) << b;
   EXPECT_NE(b.find("\"x-forwarded-for\":\"192.0.2.1, 127.0.0.1\""), std::string::npos) << b;
   EXPECT_NE(b.find("\"x-forwarded-proto\":\"http\""), std::string::npos) << b;
-  EXPECT_NE(b.find("\"x-forwarded-host\":\"test\""), std::string::npos) << b;
+  EXPECT_NE(b.find("\"x-forwarded-host\":\"localhost\""), std::string::npos) << b;
   EXPECT_EQ(b.find("x-private"), std::string::npos) << b;
   EXPECT_EQ(b.find("\"te\""), std::string::npos) << b;
   EXPECT_EQ(b.find("\"connection\":\"keep-alive, X-Private\""), std::string::npos) << b;
@@ -100,7 +100,7 @@ TEST_F(ProxyTest, OneMiBBodyForwardedByteForByte) {
     ch = static_cast<char>(rng());
   auto c = connect();
   auto r = roundTrip(
-      *c, "POST /echo-body HTTP/1.1\r\nHost: t\r\nContent-Type: application/octet-stream\r\n"
+      *c, "POST /echo-body HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\n"
           "Content-Length: " +
               std::to_string(body.size()) + "\r\n\r\n" + body);
   ASSERT_TRUE(r) << c->lastError();
@@ -112,7 +112,7 @@ TEST_F(ProxyTest, OneMiBBodyForwardedByteForByte) {
 TEST_F(ProxyTest, ChunkedRequestBodyIsForwardedWhole) {
   startSidecar();
   auto c = connect();
-  std::string req = "POST /echo-body HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+  std::string req = "POST /echo-body HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
                     "5\r\nhello\r\n1;ext=x\r\n \r\n5\r\nworld\r\n0\r\nX-Trailer: 1\r\n\r\n";
   auto r = roundTrip(*c, req);
   ASSERT_TRUE(r) << c->lastError();
@@ -209,18 +209,18 @@ INSTANTIATE_TEST_SUITE_P(
     Framing, SmugglingTest,
     ::testing::Values(
         SmugglingCase{"cl_te",
-                      "POST /mcp HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\n"
+                      "POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Length: 6\r\n"
                       "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n"},
-        SmugglingCase{"conflicting_cl", "POST /mcp HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n"
+        SmugglingCase{"conflicting_cl", "POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n"
                                         "Content-Length: 40\r\n\r\nabc"},
         SmugglingCase{
             "obs_fold",
-            "GET /mcp HTTP/1.1\r\nHost: t\r\nX-A: 1\r\n Transfer-Encoding: chunked\r\n\r\n"},
+            "GET /mcp HTTP/1.1\r\nHost: localhost\r\nX-A: 1\r\n Transfer-Encoding: chunked\r\n\r\n"},
         SmugglingCase{"bad_chunk",
-                      "POST /mcp HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "POST /mcp HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
                       "-1\r\nabc\r\n0\r\n\r\n"},
         SmugglingCase{"te_not_final_chunked",
-                      "POST /mcp HTTP/1.1\r\nHost: t\r\n"
+                      "POST /mcp HTTP/1.1\r\nHost: localhost\r\n"
                       "Transfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n"}),
     [](const auto& p) { return p.param.name; });
 
@@ -261,7 +261,7 @@ TEST_F(ProxyTest, BodyOverLimitIs413) {
   EXPECT_NE(r->body.find("--max-body"), std::string::npos) << r->body;
   // Chunked, without a length to check up front.
   auto c2 = connect();
-  ASSERT_TRUE(c2->sendAll("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  ASSERT_TRUE(c2->sendAll("POST /echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"));
   std::string chunk = "400\r\n" + std::string(1024, 'b') + "\r\n";
   c2->sendAll(chunk);
   c2->sendAll(chunk);
@@ -273,7 +273,7 @@ TEST_F(ProxyTest, BodyOverLimitIs413) {
 TEST_F(ProxyTest, HeadersOverLimitAre431) {
   startSidecar({"--max-header-size", "4KiB"});
   auto c = connect();
-  auto r = roundTrip(*c, "GET /echo HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(8000, 'x') +
+  auto r = roundTrip(*c, "GET /echo HTTP/1.1\r\nHost: localhost\r\nX-Big: " + std::string(8000, 'x') +
                              "\r\n\r\n");
   ASSERT_TRUE(r) << c->lastError();
   EXPECT_EQ(r->status, 431);
@@ -282,7 +282,7 @@ TEST_F(ProxyTest, HeadersOverLimitAre431) {
 TEST_F(ProxyTest, ExpectContinueGets100ThenTheAnswer) {
   startSidecar();
   auto c = connect();
-  ASSERT_TRUE(c->sendAll("POST /echo-body HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+  ASSERT_TRUE(c->sendAll("POST /echo-body HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n"
                          "Content-Length: 4\r\n\r\n"));
   auto interim = c->readResponse(scaled(seconds(5)));
   ASSERT_TRUE(interim) << c->lastError();

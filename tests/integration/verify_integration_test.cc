@@ -67,7 +67,7 @@ std::string signedRequest(const Caller& c, Signed s) {
       verifier::signedMessage(s.method, s.target, s.timestamp, s.nonce, s.keyId, s.session, s.body);
   std::string sig = verifier::base64(verifier::sign(c.key, msg));
   std::string r =
-      s.method + " " + s.target + " HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n" +
+      s.method + " " + s.target + " HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" +
       "X-MCP-Signature: " + sig + "\r\nX-MCP-Timestamp: " + s.timestamp +
       "\r\nX-MCP-Nonce: " + s.nonce + "\r\nX-MCP-Key-Id: " + s.keyId + "\r\n" +
       (s.session.empty() ? "" : "Mcp-Session-Id: " + s.session + "\r\n") + s.extraHeaders +
@@ -155,7 +155,7 @@ TEST_F(VerifyTest, EachRejectionReasonHasItsStatusAndBody) {
   startSidecar();
   Caller mallory = makeCaller("alice"); // claims alice's id with another key
   std::string now = std::to_string(time(nullptr));
-  std::string unsignedReq = "POST /mcp HTTP/1.1\r\nHost: t\r\nContent-Type: "
+  std::string unsignedReq = "POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: "
                             "application/json\r\nContent-Length: 2\r\n\r\n{}";
   expectRejected(send(unsignedReq), 401, "signature_missing");
   Signed badTs;
@@ -202,7 +202,7 @@ TEST_F(VerifyTest, IdIsEchoedInTheRejection) {
   writeStore(entry(alice_));
   startSidecar();
   std::string body = R"({"jsonrpc":"2.0","id":77,"method":"ping"}  )";
-  auto r = send("POST /mcp HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) +
+  auto r = send("POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Length: " + std::to_string(body.size()) +
                 "\r\n\r\n" + body);
   ASSERT_TRUE(r);
   EXPECT_NE(
@@ -248,7 +248,7 @@ TEST_F(VerifyTest, AFloodOfBadRequestsDoesNotFloodTheLog) {
   constexpr int kBad = 300;
   std::string body = R"({"jsonrpc":"2.0","id":1,"method":"ping"})";
   std::string bad =
-      "POST /mcp HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) +
+      "POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Length: " + std::to_string(body.size()) +
       "\r\n\r\n" + body;
   for (int i = 0; i < kBad; ++i) {
     ASSERT_TRUE(c->sendAll(bad));
@@ -304,7 +304,7 @@ TEST_F(VerifyTest, MonitorModeForwardsButCounts) {
   writeStore(entry(alice_));
   startSidecar({"--verify", "monitor"});
   std::string body = R"({"jsonrpc":"2.0","id":3,"method":"ping"})";
-  auto r = send("POST /mcp HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) +
+  auto r = send("POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Length: " + std::to_string(body.size()) +
                 "\r\n\r\n" + body);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
