@@ -112,6 +112,27 @@ struct Target {
   explicit operator bool() const { return box != nullptr; }
 };
 
+// A name for logs from the command: the npm package when one shows (`npx -y @scope/pkg`,
+// `node .../node_modules/@scope/pkg/dist/index.js`), else the program's file name.
+std::string serverName(const std::vector<std::string>& argv) {
+  for (size_t i = 0; i < argv.size(); ++i) {
+    const std::string& a = argv[i];
+    size_t nm = a.rfind("/node_modules/");
+    if (nm != std::string::npos) {
+      std::string rest = a.substr(nm + 14);
+      size_t cut = rest.find('/', rest[0] == '@' ? rest.find('/') + 1 : 0);
+      return rest.substr(0, cut);
+    }
+  }
+  std::string prog = argv[0].substr(argv[0].find_last_of('/') + 1);
+  if (prog == "npx" || prog == "uvx" || prog == "bunx" || prog == "pnpx") {
+    for (size_t i = 1; i < argv.size(); ++i)
+      if (!argv[i].empty() && argv[i][0] != '-')
+        return argv[i];
+  }
+  return prog;
+}
+
 } // namespace
 
 struct Session;
@@ -1050,10 +1071,8 @@ bool Bridge::start(std::string& error) {
     error = "no command for the stdio MCP server";
     return false;
   }
-  if (m.opt.name.empty()) {
-    std::string base = m.opt.command.back();
-    m.opt.name = base.substr(base.find_last_of('/') + 1);
-  }
+  if (m.opt.name.empty())
+    m.opt.name = serverName(m.opt.command);
   uv_loop_init(&m.loop);
   m.loop.data = &m;
   m.inbox.open(&m.loop, [&m](std::vector<Call>& calls) { m.onCalls(calls); });
