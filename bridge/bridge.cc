@@ -138,13 +138,29 @@ std::string serverName(const std::vector<std::string>& argv) {
 struct Session;
 struct Child;
 
+// A 2025-03-26 batch whose requests are in flight: their answers go back as one array.
+struct Batch {
+  Target target; // empty once the client went away
+  size_t remaining = 0;
+  std::vector<std::string> answers;
+};
+
+// One client message: a whole POST body, or one element of a batch.
+struct In {
+  std::string_view body;
+  const mcp::MessageInfo& m;
+  Target t; // empty for batch elements: they answer through the batch
+  std::shared_ptr<Batch> batch;
+};
+
 // A client request in flight at a child, keyed there by the id the child sees.
 struct Pending {
-  Session* session = nullptr; // null once the session ended (the answer is then dropped)
-  std::string origId;         // the client's id, exact JSON text
-  std::string origToken;      // the client's progress token, exact JSON text (or empty)
-  Target target;              // empty once the client connection went away
-  bool streaming = false;     // the SSE head has been sent
+  Session* session = nullptr;   // null once the session ended (the answer is then dropped)
+  std::string origId;           // the client's id, exact JSON text
+  std::string origToken;        // the client's progress token, exact JSON text (or empty)
+  Target target;                // empty once the client connection went away
+  std::shared_ptr<Batch> batch; // a batch element: the answer joins the batch's array
+  bool streaming = false;       // the SSE head has been sent
   uint64_t startMs = 0;
   std::string method;
 };
@@ -193,6 +209,7 @@ struct TokenUse {
   bool get = false;
   Child* child = nullptr;
   int64_t childId = 0;
+  std::shared_ptr<Batch> batch;
 };
 
 struct Bridge::Impl {
@@ -315,85 +332,163 @@ struct Bridge::Impl {
     Session* s = findSession(c);
     if (!s)
       return;
-    Child& ch = *s->child;
-    switch (m.kind) {
+    if (m.batch) {
+      postBatch(c, *s);
+      return;
+    }
+    In in{c.body, m, {c.reply, c.token}, nullptr};
+    fromClient(in, c.token, *s);
+  }
+
+  // A JSON-RPC batch, which only revision 2025-03-26 allows: its elements are handled one by one
+  // (the child may not take batches) and the answers to its requests go back as one JSON array.
+  void postBatch(Call& c, Session& s) {
+    if (s.version != "2025-03-26") {
+      httpError(c, 400, -32600, "Invalid Request: JSON-RPC batches are not allowed",
+                "batch_not_allowed",
+                "batches exist only in protocol revision 2025-03-26; this session negotiated " +
+                    s.version + ": send one message per POST");
+      return;
+    }
+    std::vector<mcp::MessageInfo> items;
+    size_t requests = 0;
+    for (const mcp::Span& sp : c.info.items) {
+      items.push_back(mcp::scanMessage(sp.in(c.body)));
+      const mcp::MessageInfo& im = items.back();
+      if (im.kind == mcp::MessageKind::Invalid || im.batch ||
+          (im.kind == mcp::MessageKind::Request && im.method == "initialize")) {
+        httpError(c, 400, -32600, "Invalid Request: a batch element is not allowed",
+                  "invalid_batch",
+                  "element " + std::to_string(items.size()) + ": " +
+                      (im.error.empty() ? "initialize must not be batched" : im.error));
+        return;
+      }
+      requests += im.kind == mcp::MessageKind::Request ? 1 : 0;
+    }
+    auto batch = std::make_shared<Batch>();
+    batch->remaining = requests;
+    if (requests > 0) {
+      batch->target = {c.reply, c.token};
+      tokens[c.token] = {&s, false, nullptr, 0, batch};
+    }
+    for (size_t i = 0; i < items.size(); ++i) {
+      In in{c.info.items[i].in(c.body), items[i], {}, batch};
+      fromClient(in, 0, s);
+    }
+    if (requests == 0)
+      accepted({c.reply, c.token});
+  }
+
+  void fromClient(In& in, uint64_t token, Session& s) {
+    Child& ch = *s.child;
+    switch (in.m.kind) {
     case mcp::MessageKind::Notification:
-      notificationFromClient(c, *s, ch);
+      notificationFromClient(in, s, ch);
       return;
     case mcp::MessageKind::Response:
-      responseFromClient(c, *s, ch);
+      responseFromClient(in, s, ch);
       return;
     case mcp::MessageKind::Request:
-      requestFromClient(c, *s, ch);
+      requestFromClient(in, token, s, ch);
       return;
     case mcp::MessageKind::Invalid:
       break;
     }
-    httpError(c, 400, -32600, "Invalid Request", "invalid_message", m.error);
+    refuse(in, 400, -32600, "Invalid Request", "invalid_message", in.m.error);
   }
 
-  void notificationFromClient(Call& c, Session& s, Child& ch) {
-    const mcp::MessageInfo& m = c.info;
-    Target t{c.reply, c.token};
-    if (m.method == "notifications/initialized") {
-      accepted(t); // the child was initialized once, by the bridge
+  // The answer to one client message: directly, or into its batch.
+  void answer(In& in, int status, std::string json) {
+    if (in.batch)
+      batchAnswer(*in.batch, std::move(json));
+    else
+      full(in.t, status, std::move(json));
+  }
+  void refuse(In& in, int status, int code, std::string_view message, std::string_view reason,
+              std::string_view detail) {
+    std::string_view id;
+    if (in.m.kind == mcp::MessageKind::Request)
+      id = in.m.id.in(in.body);
+    else if (in.batch)
+      return; // a batched notification or response has nowhere to get an error
+    answer(in, status, rpcError(id, code, message, reason, detail));
+  }
+  void acceptedIn(In& in) {
+    if (!in.batch)
+      accepted(in.t);
+  }
+  void batchAnswer(Batch& b, std::string json) {
+    b.answers.push_back(std::move(json));
+    if (b.remaining == 0 || --b.remaining > 0 || !b.target)
       return;
-    }
-    if (ch.state != Child::State::Ready) {
-      accepted(t); // nothing to tell a child that is not running
+    std::string body = "[";
+    for (size_t i = 0; i < b.answers.size(); ++i)
+      body += (i ? "," : "") + b.answers[i];
+    body += "]";
+    tokens.erase(b.target.token);
+    full(b.target, 200, std::move(body));
+    b.target = {};
+  }
+
+  void notificationFromClient(In& in, Session& s, Child& ch) {
+    const mcp::MessageInfo& m = in.m;
+    if (m.method == "notifications/initialized" || ch.state != Child::State::Ready) {
+      // The child was initialized once, by the bridge; a child that is not running has nothing
+      // to be told.
+      acceptedIn(in);
       return;
     }
     if (m.method == "notifications/cancelled" && m.paramsRequestId.present()) {
-      auto it = s.inflight.find(std::string(m.paramsRequestId.in(c.body)));
+      auto it = s.inflight.find(std::string(m.paramsRequestId.in(in.body)));
       if (it == s.inflight.end()) {
-        accepted(t); // already answered: nothing to cancel
+        acceptedIn(in); // already answered: nothing to cancel
         return;
       }
       std::string idText = std::to_string(it->second);
       std::string line;
-      mcp::splice(c.body, {{m.paramsRequestId, idText}}, line);
+      mcp::splice(in.body, {{m.paramsRequestId, idText}}, line);
       ch.proc->send(std::move(line));
-      accepted(t);
+      acceptedIn(in);
       return;
     }
-    ch.proc->send(std::move(c.body));
-    accepted(t);
+    ch.proc->send(std::string(in.body));
+    acceptedIn(in);
   }
 
-  void responseFromClient(Call& c, Session& s, Child& ch) {
-    std::string idText(c.info.id.in(c.body));
+  void responseFromClient(In& in, Session& s, Child& ch) {
+    std::string idText(in.m.id.in(in.body));
     auto it = ch.serverRequests.find(idText);
     if (it == ch.serverRequests.end() || it->second != &s) {
-      httpError(c, 400, -32600, "Invalid Request: no request with this id is waiting for an answer",
-                "unknown_response_id",
-                "a response must answer a request the server sent on this session");
+      refuse(in, 400, -32600, "Invalid Request: no request with this id is waiting for an answer",
+             "unknown_response_id",
+             "a response must answer a request the server sent on this session");
       return;
     }
     ch.serverRequests.erase(it);
     if (ch.state == Child::State::Ready)
-      ch.proc->send(std::move(c.body));
-    accepted({c.reply, c.token});
+      ch.proc->send(std::string(in.body));
+    acceptedIn(in);
   }
 
-  void requestFromClient(Call& c, Session& s, Child& ch) {
-    const mcp::MessageInfo& m = c.info;
-    Target t{c.reply, c.token};
-    std::string origId(m.id.in(c.body));
+  void requestFromClient(In& in, uint64_t token, Session& s, Child& ch) {
+    const mcp::MessageInfo& m = in.m;
+    std::string origId(m.id.in(in.body));
     if (ch.state != Child::State::Ready) {
-      full(t, 200,
-           rpcError(origId, kUpstreamDown, "the MCP server is not running", "upstream_down",
-                    "the stdio MCP server exited and is being restarted; retry shortly"));
+      answer(in, 200,
+             rpcError(origId, kUpstreamDown, "the MCP server is not running", "upstream_down",
+                      "the stdio MCP server exited and is being restarted; retry shortly"));
       return;
     }
     if (ch.proc->queuedBytes() > opt.maxQueuedBytes) {
-      full(t, 503,
-           rpcError(origId, kOverloaded, "the MCP server is not keeping up", "upstream_overloaded",
-                    "the server has not read the requests already sent to it; retry later"));
+      answer(in, 503,
+             rpcError(origId, kOverloaded, "the MCP server is not keeping up",
+                      "upstream_overloaded",
+                      "the server has not read the requests already sent to it; retry later"));
       return;
     }
     if (s.inflight.count(origId)) {
-      httpError(c, 400, -32600, "Invalid Request: this id is already in use by a request in flight",
-                "duplicate_id", "use a new id for each request of a session");
+      refuse(in, 400, -32600, "Invalid Request: this id is already in use by a request in flight",
+             "duplicate_id", "use a new id for each request of a session");
       return;
     }
     int64_t childId = nextId++;
@@ -401,26 +496,28 @@ struct Bridge::Impl {
     Pending p;
     p.session = &s;
     p.origId = origId;
-    p.target = t;
+    p.target = in.t;
+    p.batch = in.batch;
     p.startMs = now();
     p.method = m.method;
     std::vector<std::pair<mcp::Span, std::string_view>> edits{{m.id, idText}};
     if (m.metaProgressToken.present()) {
-      p.origToken.assign(m.metaProgressToken.in(c.body));
+      p.origToken.assign(m.metaProgressToken.in(in.body));
       edits.push_back({m.metaProgressToken, idText}); // the token is the child-side id
     }
     std::string line;
-    line.reserve(c.body.size() + 8);
-    mcp::splice(c.body, std::move(edits), line);
+    line.reserve(in.body.size() + 8);
+    mcp::splice(in.body, std::move(edits), line);
     if (!ch.proc->send(std::move(line))) {
-      full(t, 200,
-           rpcError(origId, kUpstreamDown, "the MCP server is not running", "upstream_down",
-                    "the stdio MCP server closed its input; it is being restarted"));
+      answer(in, 200,
+             rpcError(origId, kUpstreamDown, "the MCP server is not running", "upstream_down",
+                      "the stdio MCP server closed its input; it is being restarted"));
       return;
     }
     s.inflight.emplace(std::move(origId), childId);
     ch.pending.emplace(childId, std::move(p));
-    tokens[c.token] = {&s, false, &ch, childId};
+    if (token)
+      tokens[token] = {&s, false, &ch, childId, nullptr};
   }
 
   // ---- sessions ----
@@ -554,7 +651,7 @@ struct Bridge::Impl {
       return;
     }
     s->get = t;
-    tokens[c.token] = {s, true, nullptr, 0};
+    tokens[c.token] = {s, true, nullptr, 0, nullptr};
     send(t, Reply::Kind::Head, 200, kSseHead, {});
     while (!s->queued.empty()) {
       send(t, Reply::Kind::Event, 0, {}, std::move(s->queued.front()));
@@ -576,6 +673,10 @@ struct Bridge::Impl {
       return;
     TokenUse u = it->second;
     tokens.erase(it);
+    if (u.batch) {
+      u.batch->target = {};
+      return;
+    }
     if (u.get) {
       if (u.session && u.session->get.token == token)
         u.session->get = {};
@@ -640,6 +741,10 @@ struct Bridge::Impl {
     ch.pending.erase(it);
     if (p.session)
       p.session->inflight.erase(p.origId);
+    if (p.batch) {
+      batchAnswer(*p.batch, std::move(answer));
+      return;
+    }
     if (!p.target)
       return;
     tokens.erase(p.target.token);

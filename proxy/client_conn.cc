@@ -428,17 +428,21 @@ void ClientConn::bridgeExchange() {
       return;
     }
     call.info = mcp::scanMessage(parser_.body());
-    if (call.info.batch) {
-      failRequest(SidecarError::InvalidMessage,
-                  "JSON-RPC batches are not accepted: send one message per POST (batching was "
-                  "removed in protocol revision 2025-06-18)",
-                  false);
-      return;
-    }
-    if (call.info.kind == mcp::MessageKind::Invalid) {
+    // A batch goes to the bridge, which knows whether the session's revision allows one.
+    if (call.info.kind == mcp::MessageKind::Invalid && !call.info.batch) {
       bool json = !call.info.error.starts_with("not valid JSON");
       failRequest(json ? SidecarError::InvalidMessage : SidecarError::ParseError, call.info.error,
                   false);
+      return;
+    }
+    if (call.info.batch && !parser_.header("mcp-session-id")) {
+      failRequest(SidecarError::SessionRequired,
+                  "a JSON-RPC batch needs a session (revision 2025-03-26); initialize first",
+                  false);
+      return;
+    }
+    if (call.info.batch && !call.info.error.empty()) {
+      failRequest(SidecarError::InvalidMessage, call.info.error, false);
       return;
     }
     if (call.info.modernClaim && !parser_.header("mcp-session-id")) {

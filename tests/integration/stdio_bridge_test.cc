@@ -108,8 +108,7 @@ protected:
     ASSERT_TRUE(sidecar_);
   }
 
-  Response post(const std::string& body, const std::string& session = "",
-                Headers extra = {}) {
+  Response post(const std::string& body, const std::string& session = "", Headers extra = {}) {
     Headers h = mcpHeaders(session);
     h.insert(h.end(), extra.begin(), extra.end());
     return request(sidecar_->port(), "POST", "/mcp", h, body, scaled(seconds(30)));
@@ -135,9 +134,7 @@ protected:
     return kids.empty() ? 0 : kids.front();
   }
 
-  std::string metrics() {
-    return request(sidecar_->adminPort(), "GET", "/metrics").body;
-  }
+  std::string metrics() { return request(sidecar_->adminPort(), "GET", "/metrics").body; }
 
   SidecarProcessPtr sidecar_;
 };
@@ -220,10 +217,9 @@ TEST_F(StdioBridgeTest, TransportErrorsAreTheSpecsAndHostOriginComeFirst) {
                               {{"Content-Type", "application/json"}, {"Accept", "text/html"}},
                               "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
   EXPECT_EQ(noAccept.status, 406) << noAccept.summary();
-  Response notJson = request(sidecar_->port(), "POST", "/mcp",
-                             {{"Content-Type", "text/plain"},
-                              {"Accept", "application/json, text/event-stream"}},
-                             "{}");
+  Response notJson = request(
+      sidecar_->port(), "POST", "/mcp",
+      {{"Content-Type", "text/plain"}, {"Accept", "application/json, text/event-stream"}}, "{}");
   EXPECT_EQ(notJson.status, 415) << notJson.summary();
   Response garbage = post("{not json", sid);
   EXPECT_EQ(garbage.status, 400);
@@ -236,20 +232,51 @@ TEST_F(StdioBridgeTest, TransportErrorsAreTheSpecsAndHostOriginComeFirst) {
   Response other = request(sidecar_->port(), "GET", "/other", {});
   EXPECT_EQ(other.status, 404);
   Response badVersion = request(sidecar_->port(), "POST", "/mcp",
-                               {{"Content-Type", "application/json"},
-                                {"Accept", "application/json, text/event-stream"},
-                                {"Mcp-Session-Id", sid},
-                                {"MCP-Protocol-Version", "1999-01-01"}},
-                               "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\"}");
+                                {{"Content-Type", "application/json"},
+                                 {"Accept", "application/json, text/event-stream"},
+                                 {"Mcp-Session-Id", sid},
+                                 {"MCP-Protocol-Version", "1999-01-01"}},
+                                "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\"}");
   EXPECT_EQ(badVersion.status, 400) << badVersion.summary();
   // A 2026-07-28 request gets the legacy answer that makes a dual-era client fall back.
-  Response modern = post("{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/list\",\"params\":{"
-                         "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\"}}}");
+  Response modern =
+      post("{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/list\",\"params\":{"
+           "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\"}}}");
   EXPECT_EQ(modern.status, 400);
   EXPECT_NE(modern.body.find("-32000"), std::string::npos) << modern.body;
-  Response reinit = post("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{}}",
-                         sid);
+  Response reinit =
+      post("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{}}", sid);
   EXPECT_EQ(reinit.status, 400) << reinit.summary();
+}
+
+TEST_F(StdioBridgeTest, BatchesOnlyWhereTheRevisionAllowsThem) {
+  start();
+  Response init = post("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{"
+                       "\"protocolVersion\":\"2025-03-26\",\"capabilities\":{},\"clientInfo\":{"
+                       "\"name\":\"t\",\"version\":\"1\"}}}");
+  ASSERT_EQ(init.status, 200);
+  std::string old = init.header("mcp-session-id").value_or("");
+  std::string batch = "[{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"method\":\"tools/call\",\"params\":{"
+                      "\"name\":\"echo\",\"arguments\":{\"message\":\"one\"}}},"
+                      "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"},"
+                      "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{"
+                      "\"name\":\"echo\",\"arguments\":{\"message\":\"two\"}}}]";
+  Response r = post(batch, old);
+  ASSERT_EQ(r.status, 200) << r.summary();
+  ASSERT_EQ(r.body.front(), '[') << r.body;
+  EXPECT_NE(r.body.find("Echo: one"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\"id\":\"a\""), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("Echo: two"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\"id\":2"), std::string::npos) << r.body;
+  Response onlyNotes =
+      post("[{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}]", old);
+  EXPECT_EQ(onlyNotes.status, 202) << onlyNotes.summary();
+  Response withInit = post("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\"}]", old);
+  EXPECT_EQ(withInit.status, 400) << withInit.summary();
+  std::string current = openSession(); // 2025-06-18: batching was removed
+  Response refused = post(batch, current);
+  EXPECT_EQ(refused.status, 400) << refused.summary();
+  EXPECT_NE(refused.body.find("2025-03-26"), std::string::npos) << refused.body;
 }
 
 TEST_F(StdioBridgeTest, GetStreamIsOnePerSessionAndCarriesServerMessages) {
@@ -263,8 +290,7 @@ TEST_F(StdioBridgeTest, GetStreamIsOnePerSessionAndCarriesServerMessages) {
   auto head = c->readResponseHead(scaled(seconds(10)));
   ASSERT_TRUE(head) << c->lastError();
   EXPECT_EQ(head->status, 200);
-  EXPECT_NE(head->header("content-type").value_or("").find("text/event-stream"),
-            std::string::npos);
+  EXPECT_NE(head->header("content-type").value_or("").find("text/event-stream"), std::string::npos);
   Headers sse{{"Accept", "text/event-stream"}, {"Mcp-Session-Id", sid}};
   Response second = request(sidecar_->port(), "GET", "/mcp", sse);
   EXPECT_EQ(second.status, 409) << second.summary();
@@ -481,8 +507,7 @@ TEST_F(StdioBridgeTest, ChildKilledMidLoadAnswersEveryCallAndRestarts) {
   for (auto& t : load)
     t.join();
   EXPECT_EQ(lost.load(), 0) << "every call got an answer: a result or a JSON-RPC error";
-  EXPECT_NE(metrics().find("mcp_sidecar_child_restarts_total 1"), std::string::npos)
-      << metrics();
+  EXPECT_NE(metrics().find("mcp_sidecar_child_restarts_total 1"), std::string::npos) << metrics();
   // The session survives the restart.
   Response r = post("{\"jsonrpc\":\"2.0\",\"id\":\"after\",\"method\":\"tools/list\"}", sid);
   EXPECT_EQ(r.status, 200);
@@ -502,8 +527,7 @@ TEST_F(StdioBridgeTest, SigtermLeavesNoProcessBehind) {
   pid_t node = grand[0];
   auto status = sidecar_->stop(scaled(seconds(20)));
   ASSERT_TRUE(status);
-  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
-      << Process::describeStatus(*status);
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << Process::describeStatus(*status);
   EXPECT_FALSE(alive(sh)) << "the shell (npx's place) is gone";
   EXPECT_FALSE(alive(node)) << "the server (npx's node child) is gone";
   EXPECT_NE(kill(node, 0), 0) << "and reaped, not a zombie";
@@ -541,16 +565,16 @@ TEST_F(StdioBridgeTest, VerificationAppliesToTheStdioBridge) {
   std::string store = dir + "/trust.yaml";
   std::ofstream(store) << "keys:\n  - id: alice\n    public_key: "
                           "\"JrQLj5P/89iXES9+vFgrIy29clF9CC/oPPsw3c5D0bs=\"\n";
-  std::vector<std::string> args{"--verify", "enforce", "--trust-store", store,
-                                "--",       nodeBinary(), everything(), "stdio"};
+  std::vector<std::string> args{"--verify", "enforce",    "--trust-store", store,
+                                "--",       nodeBinary(), everything(),    "stdio"};
   sidecar_ = SidecarProcess::start(args);
   ASSERT_TRUE(sidecar_);
   Response r = post("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{}}");
   EXPECT_EQ(r.status, 401) << r.summary();
   EXPECT_NE(r.body.find("-31001"), std::string::npos);
   // Host and Origin are checked before the signature: a rebinding attempt gets 403, not 401.
-  Response evil = post("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{}}",
-                       "", {{"Origin", "http://evil.example.com"}});
+  Response evil = post("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{}}", "",
+                       {{"Origin", "http://evil.example.com"}});
   EXPECT_EQ(evil.status, 403) << evil.summary();
 }
 
