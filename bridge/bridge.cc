@@ -189,6 +189,8 @@ struct Child {
   uv_timer_t restartTimer{};
   bool timerOpen = false;
   bool everReady = false;
+  uint64_t startedAtMs = 0;
+  uint64_t lastWaitNoteMs = 0;
 };
 
 struct Session {
@@ -924,6 +926,7 @@ struct Bridge::Impl {
     log::info("MCP server started", {{"server", opt.name},
                                      {"pid", static_cast<long>(proc->pid())},
                                      {"command", opt.command[0]}});
+    ch.startedAtMs = ch.lastWaitNoteMs = now();
     ch.initId = nextId++;
     std::string init = "{\"jsonrpc\":\"2.0\",\"id\":" + std::to_string(ch.initId) +
                        ",\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"" + kLatest +
@@ -1099,6 +1102,17 @@ struct Bridge::Impl {
                       rpcError(p.origId, kUpstreamTimeout, "the MCP server did not answer in time",
                                "upstream_timeout", "no answer within --upstream-timeout"));
       }
+    }
+    // A person waiting for a slow start (a first `npx -y` downloads the package) is told why.
+    for (Child* ch : children) {
+      if (ch->state != Child::State::Starting || n - ch->lastWaitNoteMs < 10000)
+        continue;
+      ch->lastWaitNoteMs = n;
+      log::info("still waiting for the MCP server to answer initialize (a first npx -y "
+                "downloads the package; pre-install it to start faster)",
+                {{"server", opt.name},
+                 {"waited_s", static_cast<unsigned long long>((n - ch->startedAtMs) / 1000)},
+                 {"callers_waiting", static_cast<unsigned long>(ch->waiting.size())}});
     }
     // Idle sessions.
     std::vector<Session*> idle;
