@@ -4,9 +4,11 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <iostream>
 
 #include "app/key_commands.h"
 #include "app/serve.h"
+#include "audit/audit_verify.h"
 #include "common/version.h"
 #include "config/serve_config.h"
 
@@ -19,7 +21,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   CLI::App* serve = app.add_subcommand(
-      "serve", "Run the proxy in front of an MCP server (--upstream URL).\n"
+      "serve", "Run the proxy in front of an MCP server (--upstream URL, or -- COMMAND ARGS...\n"
+               "for a stdio server it starts and serves over Streamable HTTP).\n"
                "Every flag is also MCP_SIDECAR_<NAME> and a key of the --config YAML file;\n"
                "a flag beats the environment, which beats the file, which beats the default.");
   config::ServeOptions serveOptions;
@@ -29,6 +32,22 @@ int main(int argc, char** argv) {
   app::addKeygenCommand(app, keygenOptions);
   app::SignOptions signOptions;
   app::addSignCommand(app, signOptions);
+
+  CLI::App* audit = app.add_subcommand("audit", "Work with the audit trail.");
+  audit->require_subcommand(1);
+  CLI::App* auditVerify = audit->add_subcommand(
+      "verify", "Check an audit trail: the hash chain, the order across rotated files and every\n"
+                "checkpoint signature against --key. Exit 0 intact (an unsealed tail is a\n"
+                "warning), 1 broken (the first broken record is named), 2 not checkable.");
+  std::string auditKey;
+  std::vector<std::string> auditFiles;
+  auditVerify
+      ->add_option("--key", auditKey,
+                   "the sidecar's public key (any form: base64, hex, PEM, JWK, ...); never "
+                   "one read from the trail itself")
+      ->required();
+  auditVerify->add_option("files", auditFiles, "the trail's files, rotated ones included")
+      ->required();
 
   try {
     app.parse(argc, argv);
@@ -49,5 +68,7 @@ int main(int argc, char** argv) {
     return app::runKeygen(keygenOptions);
   if (app.got_subcommand("sign"))
     return app::runSign(signOptions);
+  if (auditVerify->parsed())
+    return audit::runAuditVerify(auditKey, auditFiles, std::cout, std::cerr);
   return 2;
 }
