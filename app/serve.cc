@@ -2,6 +2,8 @@
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -15,10 +17,13 @@
 #include <memory>
 #include <vector>
 
+#include "app/identity.h"
+#include "audit/writer.h"
 #include "bridge/bridge.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/version.h"
+#include "metrics/mcp_metrics.h"
 #include "metrics/metrics.h"
 #include "proxy/admin_server.h"
 #include "proxy/listener.h"
@@ -40,6 +45,8 @@ struct Server {
   std::unique_ptr<proxy::AdminServer> admin;
   std::unique_ptr<proxy::UpstreamProbe> probe;
   std::unique_ptr<proxy::SignatureGate> gate;
+  std::unique_ptr<audit::AuditWriter> audit;
+  std::shared_ptr<metrics::McpMetrics> mcp = std::make_shared<metrics::McpMetrics>();
   std::unique_ptr<bridge::Bridge> bridge; // a stdio upstream
   uv_timer_t trustWatch;
   bool watching = false;
@@ -157,6 +164,10 @@ proxy::AdminResponse handleAdmin(Server& s, const proxy::RequestParser& req) {
   if (path == "/readyz" && get) {
     if (s.draining)
       return {503, "application/json", "{\"ready\":false,\"reason\":\"draining\"}\n"};
+    if (s.audit && !s.audit->healthy())
+      return {503, "application/json",
+              "{\"ready\":false,\"reason\":\"the audit trail cannot be written (see the log): "
+              "records wait in memory and callers are slowed\"}\n"};
     if (s.process.upstreamUp.load() != 1) {
       rapidjson::StringBuffer buf;
       rapidjson::Writer<rapidjson::StringBuffer> w(buf);
@@ -306,6 +317,64 @@ int runServe(const config::ServeConfig& cfg) {
   s.process.upstreamUp = 0;
 
   s.shared.cfg = &cfg;
+
+  // The sidecar's identity, and the audit trail it signs.
+  auto identity = loadIdentity(cfg, std::getenv("AIM_PRIVATE_KEY"));
+  if (!identity.ok()) {
+    log::error("cannot start: the sidecar's key", {{"error", identity.error()}});
+    return 1;
+  }
+  std::string publicKey = verifier::base64(identity->key.pub.bytes);
+  log::info(identity->created ? "made the sidecar's key (first start)" : "the sidecar's key",
+            {{"source", identity->source},
+             {"public_key", publicKey},
+             {"fingerprint", verifier::fingerprint(identity->key.pub)}});
+  {
+    audit::AuditOptions ao;
+    ao.path = cfg.auditLog.empty() ? cfg.stateDir + "/audit.ndjson" : cfg.auditLog;
+    std::copy(identity->key.seed.begin(), identity->key.seed.end(), ao.signingKey.begin());
+    std::copy(identity->key.pub.bytes.begin(), identity->key.pub.bytes.end(),
+              ao.signingKey.begin() + 32);
+    ao.maxBytes = cfg.auditMaxBytes;
+    ao.checkpointEvery = cfg.auditCheckpointEvery;
+    ao.checkpointInterval = std::chrono::milliseconds(cfg.auditCheckpointIntervalMs);
+    ao.args.capture = cfg.auditCaptureArgs;
+    ao.startDetail = std::string("{\"version\":\"") + kVersion + "\",\"revision\":\"" +
+                     kGitRevision + "\",\"public_key\":\"" + publicKey + "\"}";
+    // One writer per trail: a second sidecar on the same files would interleave two chains.
+    if (size_t slash = ao.path.rfind('/'); slash != std::string::npos && slash > 0)
+      ::mkdir(ao.path.substr(0, slash).c_str(), 0700); // the state directory, when --key spared it
+    std::string lockPath = ao.path + ".lock";
+    int lockFd = ::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lockFd < 0 || ::flock(lockFd, LOCK_EX | LOCK_NB) != 0) {
+      log::error("cannot start: the audit trail is in use",
+                 {{"path", ao.path},
+                  {"error", lockFd < 0 ? strerror(errno)
+                                       : "another mcp-sidecar is writing this trail"},
+                  {"hint", "give each sidecar its own --state-dir (or --audit-log)"}});
+      return 1;
+    }
+    // Held (fd open) until the process exits.
+    auto w = audit::AuditWriter::open(std::move(ao));
+    if (!w.ok()) {
+      log::error(
+          "cannot start: the audit trail",
+          {{"error", w.error()}, {"hint", "set --audit-log or --state-dir to a writable place"}});
+      return 1;
+    }
+    s.audit = std::move(*w);
+    log::info("writing the audit trail",
+              {{"path", s.audit->path()},
+               {"verify_with",
+                "mcp-sidecar audit verify --key " + publicKey + " " + s.audit->path() + "*"}});
+    audit::AuditWriter* aw = s.audit.get();
+    s.process.auditCounts = [aw] {
+      audit::AuditStats st = aw->stats();
+      return std::make_pair(st.recordsWritten, st.writeErrors);
+    };
+  }
+  s.shared.audit = s.audit.get();
+  s.shared.mcp = s.mcp.get();
   std::optional<sockaddr_storage> upstreamAddr;
   if (cfg.upstream) {
     auto addr = proxy::resolveAddress(cfg.upstream->host, cfg.upstream->port);
@@ -330,6 +399,8 @@ int runServe(const config::ServeConfig& cfg) {
     bo.maxChildren = cfg.maxChildren;
     bo.idleTimeoutMs = cfg.childIdleTimeoutMs;
     bo.requestTimeoutMs = cfg.upstreamTimeoutMs;
+    bo.audit = s.audit.get();
+    bo.mcp = s.mcp.get();
     s.bridge = std::make_unique<bridge::Bridge>(std::move(bo), s.process);
     std::string berr;
     if (!s.bridge->start(berr)) {
@@ -437,6 +508,7 @@ int runServe(const config::ServeConfig& cfg) {
     stats.push_back(&s.workers.back()->stats());
   }
   s.metrics = std::make_unique<metrics::Metrics>(stats, &s.process);
+  s.metrics->add(s.mcp->registry());
 
   s.admin = std::make_unique<proxy::AdminServer>(
       &s.loop, *adminFd, [&s](const proxy::RequestParser& r) { return handleAdmin(s, r); });
@@ -509,6 +581,8 @@ int runServe(const config::ServeConfig& cfg) {
     s.bridge->stop();
     s.bridge->join();
   }
+  // Last: everything that records has stopped. A final checkpoint seals the trail.
+  s.audit->stop("shutdown");
   s.admin.reset();
   s.probe.reset();
   uv_run(&s.loop, UV_RUN_DEFAULT);

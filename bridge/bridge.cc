@@ -10,12 +10,15 @@
 #include <cstring>
 #include <deque>
 #include <map>
+#include <optional>
 #include <unordered_map>
 
+#include "audit/writer.h"
 #include "bridge/child_process.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/version.h"
+#include "metrics/mcp_metrics.h"
 #include "metrics/metrics.h"
 
 namespace sidecar::bridge {
@@ -151,6 +154,8 @@ struct In {
   const mcp::MessageInfo& m;
   Target t; // empty for batch elements: they answer through the batch
   std::shared_ptr<Batch> batch;
+  std::string_view caller; // the verified key id
+  std::string_view session;
 };
 
 // A client request in flight at a child, keyed there by the id the child sees.
@@ -162,7 +167,12 @@ struct Pending {
   std::shared_ptr<Batch> batch; // a batch element: the answer joins the batch's array
   bool streaming = false;       // the SSE head has been sent
   uint64_t startMs = 0;
+  uint64_t startNs = 0;
   std::string method;
+  std::string tool;
+  std::string caller;
+  uint64_t bytesIn = 0;
+  std::optional<std::string> args; // params.arguments, exact bytes (for the audit digest)
 };
 
 // A downstream `initialize` waiting for its child to be ready.
@@ -171,6 +181,9 @@ struct InitWait {
   std::string origId;
   std::string requestedVersion;
   Session* session = nullptr; // per-session children: the session being set up
+  std::string caller;
+  uint64_t startNs = 0;
+  uint64_t bytesIn = 0;
 };
 
 struct Child {
@@ -178,8 +191,10 @@ struct Child {
   std::unique_ptr<ChildProcess> proc;
   State state = State::Starting;
   int64_t initId = 0;
-  std::string initResult; // the child's InitializeResult, JSON text
-  std::string version;    // what it negotiated with the bridge
+  int64_t toolsListId = 0;        // the bridge's own tools/list in flight (0: none)
+  std::vector<std::string> tools; // names gathered so far (pages)
+  std::string initResult;         // the child's InitializeResult, JSON text
+  std::string version;            // what it negotiated with the bridge
   std::vector<InitWait> waiting;
   std::unordered_map<int64_t, Pending> pending;
   std::unordered_map<std::string, Session*> serverRequests; // child's request id -> session
@@ -338,7 +353,7 @@ struct Bridge::Impl {
       postBatch(c, *s);
       return;
     }
-    In in{c.body, m, {c.reply, c.token}, nullptr};
+    In in{c.body, m, {c.reply, c.token}, nullptr, c.caller, c.session};
     fromClient(in, c.token, *s);
   }
 
@@ -374,7 +389,7 @@ struct Bridge::Impl {
       tokens[c.token] = {&s, false, nullptr, 0, batch};
     }
     for (size_t i = 0; i < items.size(); ++i) {
-      In in{c.info.items[i].in(c.body), items[i], {}, batch};
+      In in{c.info.items[i].in(c.body), items[i], {}, batch, c.caller, c.session};
       fromClient(in, 0, s);
     }
     if (requests == 0)
@@ -501,7 +516,13 @@ struct Bridge::Impl {
     p.target = in.t;
     p.batch = in.batch;
     p.startMs = now();
+    p.startNs = monoNowNs();
     p.method = m.method;
+    p.tool = m.toolName;
+    p.caller = in.caller;
+    p.bytesIn = in.body.size();
+    if (opt.audit && m.arguments.present())
+      p.args.emplace(m.arguments.in(in.body));
     std::vector<std::pair<mcp::Span, std::string_view>> edits{{m.id, idText}};
     if (m.metaProgressToken.present()) {
       p.origToken.assign(m.metaProgressToken.in(in.body));
@@ -540,7 +561,13 @@ struct Bridge::Impl {
                     "shutting_down", "connect to another replica"));
       return;
     }
-    InitWait w{t, std::string(c.info.id.in(c.body)), c.info.protocolVersion, nullptr};
+    InitWait w{t,
+               std::string(c.info.id.in(c.body)),
+               c.info.protocolVersion,
+               nullptr,
+               c.caller,
+               monoNowNs(),
+               c.body.size()};
     if (!opt.childPerSession) {
       if (shared->state == Child::State::Ready)
         answerInitialize(w, *shared);
@@ -607,6 +634,14 @@ struct Bridge::Impl {
       }
     }
     std::string body = "{\"jsonrpc\":\"2.0\",\"id\":" + w.origId + ",\"result\":" + result + "}";
+    Pending rec; // the record of this operation, answered by the bridge from its cache
+    rec.session = s;
+    rec.origId = w.origId;
+    rec.method = "initialize";
+    rec.caller = w.caller;
+    rec.startNs = w.startNs;
+    rec.bytesIn = w.bytesIn;
+    record(rec, body.size(), "ok", {});
     full(w.target, 200, std::move(body),
          "Mcp-Session-Id: " + s->id + "\r\nAccess-Control-Expose-Headers: Mcp-Session-Id\r\n");
     log::debug("MCP session started", {{"session", s->id}, {"protocol_version", s->version}});
@@ -735,12 +770,14 @@ struct Bridge::Impl {
     send(p.target, Reply::Kind::Event, 0, {}, sseEvent(json));
   }
 
-  void finishPending(Child& ch, int64_t childId, std::string answer) {
+  void finishPending(Child& ch, int64_t childId, std::string answer, std::string_view outcome,
+                     std::string_view reason = {}) {
     auto it = ch.pending.find(childId);
     if (it == ch.pending.end())
       return;
     Pending p = std::move(it->second);
     ch.pending.erase(it);
+    record(p, answer.size(), outcome, reason);
     if (p.session)
       p.session->inflight.erase(p.origId);
     if (p.batch) {
@@ -756,6 +793,29 @@ struct Bridge::Impl {
     } else {
       full(p.target, 200, std::move(answer));
     }
+  }
+
+  // Metrics and the audit trail for one answered request.
+  void record(Pending& p, size_t bytesOut, std::string_view outcome, std::string_view reason) {
+    double seconds = static_cast<double>(monoNowNs() - p.startNs) / 1e9;
+    if (opt.mcp)
+      opt.mcp->observe(p.method, p.tool, outcome, seconds);
+    if (!opt.audit)
+      return;
+    audit::AuditRecord r;
+    r.kind = audit::RecordKind::Operation;
+    r.session = p.session ? p.session->id : std::string();
+    r.rpcId = p.origId;
+    r.method = p.method;
+    r.tool = p.tool;
+    r.caller = p.caller;
+    r.outcome = outcome;
+    r.reason = reason;
+    r.latencyMs = seconds * 1000;
+    r.bytesIn = p.bytesIn;
+    r.bytesOut = bytesOut;
+    r.args = std::move(p.args);
+    opt.audit->append(std::move(r));
   }
 
   // The one session a message not tied to a request belongs to, or null when it cannot be told.
@@ -818,13 +878,22 @@ struct Bridge::Impl {
       initResultFromChild(ch, line, m);
       return;
     }
+    if (id == ch.toolsListId) {
+      toolsFromChild(ch, line);
+      return;
+    }
     auto it = ch.pending.find(id);
     if (it == ch.pending.end())
       return; // timed out or cancelled earlier
     std::string answer;
     answer.reserve(line.size() + 8);
     mcp::splice(line, {{m.id, it->second.origId}}, answer);
-    finishPending(ch, id, std::move(answer));
+    std::string code = m.hasError ? std::to_string(m.errorCode) : std::string();
+    finishPending(ch, id, std::move(answer),
+                  m.hasError        ? "rpc_error"
+                  : m.isErrorResult ? "tool_error"
+                                    : "ok",
+                  code);
   }
 
   void requestFromChild(Child& ch, std::string_view line, const mcp::MessageInfo& m) {
@@ -992,6 +1061,47 @@ struct Bridge::Impl {
     waiting.swap(ch.waiting);
     for (InitWait& w : waiting)
       answerInitialize(w, ch);
+    ch.tools.clear();
+    askTools(ch, {});
+  }
+
+  // The bridge's own tools/list: the names label the metrics (anything else is "other").
+  void askTools(Child& ch, const std::string& cursor) {
+    if (ch.state != Child::State::Ready || !opt.mcp)
+      return;
+    if (cursor.empty())
+      ch.tools.clear();
+    ch.toolsListId = nextId++;
+    std::string req = "{\"jsonrpc\":\"2.0\",\"id\":" + std::to_string(ch.toolsListId) +
+                      ",\"method\":\"tools/list\"";
+    if (!cursor.empty()) {
+      rapidjson::StringBuffer buf;
+      rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+      w.String(cursor.data(), static_cast<rapidjson::SizeType>(cursor.size()));
+      req += ",\"params\":{\"cursor\":" + std::string(buf.GetString(), buf.GetSize()) + "}";
+    }
+    req += "}";
+    ch.proc->send(std::move(req));
+  }
+
+  void toolsFromChild(Child& ch, std::string_view line) {
+    ch.toolsListId = 0;
+    rapidjson::Document d;
+    d.Parse(line.data(), line.size());
+    if (d.HasParseError() || !d.IsObject() || !d.HasMember("result") || !d["result"].IsObject())
+      return;
+    const auto& r = d["result"];
+    if (r.HasMember("tools") && r["tools"].IsArray())
+      for (rapidjson::SizeType i = 0; i < r["tools"].Size(); ++i) {
+        const auto& t = r["tools"][i];
+        if (t.IsObject() && t.HasMember("name") && t["name"].IsString())
+          ch.tools.emplace_back(t["name"].GetString(), t["name"].GetStringLength());
+      }
+    if (r.HasMember("nextCursor") && r["nextCursor"].IsString() && ch.tools.size() < 100000) {
+      askTools(ch, r["nextCursor"].GetString());
+      return;
+    }
+    opt.mcp->setTools(ch.tools);
   }
 
   void childExited(Child& ch, ChildProcess* proc, int64_t status, int sig) {
@@ -1013,7 +1123,8 @@ struct Bridge::Impl {
       const Pending& p = ch.pending.at(id);
       finishPending(ch, id,
                     rpcError(p.origId, kUpstreamDown, "the MCP server exited", "upstream_exited",
-                             "the stdio MCP server exited before answering; it is restarted"));
+                             "the stdio MCP server exited before answering; it is restarted"),
+                    "upstream_error", "upstream_exited");
     }
     ch.serverRequests.clear();
     retire(std::move(ch.proc));
@@ -1100,7 +1211,8 @@ struct Bridge::Impl {
                          std::to_string(id) + ",\"reason\":\"timeout\"}}");
         finishPending(*ch, id,
                       rpcError(p.origId, kUpstreamTimeout, "the MCP server did not answer in time",
-                               "upstream_timeout", "no answer within --upstream-timeout"));
+                               "upstream_timeout", "no answer within --upstream-timeout"),
+                      "upstream_error", "upstream_timeout");
       }
     }
     // A person waiting for a slow start (a first `npx -y` downloads the package) is told why.

@@ -27,6 +27,10 @@
 
 namespace sidecar::metrics {
 struct ProcessState;
+class McpMetrics;
+} // namespace sidecar::metrics
+namespace sidecar::audit {
+class AuditSink;
 }
 
 namespace sidecar::bridge {
@@ -71,6 +75,10 @@ struct BridgeOptions {
   uint64_t idleTimeoutMs = 600000;    // sessions (and their children) without traffic
   uint64_t requestTimeoutMs = 300000; // a request the child does not answer
   uint64_t maxQueuedBytes = 64 << 20; // unread bytes toward a child before calls are refused
+  // Where each answered request is recorded (both optional). The bridge's thread appends to the
+  // audit trail and blocks while its queue is full: back-pressure, never a dropped record.
+  audit::AuditSink* audit = nullptr;
+  metrics::McpMetrics* mcp = nullptr;
 };
 
 class Bridge {

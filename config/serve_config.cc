@@ -312,6 +312,42 @@ std::vector<ServeOptions::Spec> makeSpecs() {
            return Status::error("expected a comma-separated list of hosts or origins, or *");
          return {};
        }},
+      {"state-dir", "./.mcp-sidecar",
+       "where the sidecar keeps its key, audit trail, drift baseline and AIM state", false,
+       [](C& c, const std::string& v) -> Status {
+         if (v.empty())
+           return Status::error("expected a directory path");
+         c.stateDir = v;
+         return {};
+       }},
+      {"key", "<state-dir>/identity.key (AIM_PRIVATE_KEY first)",
+       "the sidecar's own Ed25519 key file (signs audit checkpoints, answers and AIM calls)", false,
+       [](C& c, const std::string& v) -> Status {
+         c.keyFile = v;
+         return {};
+       }},
+      {"audit-log", "<state-dir>/audit.ndjson", "the audit trail (append-only NDJSON)", false,
+       [](C& c, const std::string& v) -> Status {
+         if (v.empty())
+           return Status::error("expected a file path");
+         c.auditLog = v;
+         return {};
+       }},
+      {"audit-max-bytes", "100MiB", "rotate the audit file beyond this size", false,
+       size([](C& c, uint64_t v) { c.auditMaxBytes = v; }, 4096)},
+      {"audit-checkpoint-every", "1000", "a signed checkpoint every N audit records ...", false,
+       [](C& c, const std::string& v) -> Status {
+         uint64_t n;
+         if (auto s = parseUint(v, 1, 10000000, n); !s.ok())
+           return s;
+         c.auditCheckpointEvery = static_cast<uint32_t>(n);
+         return {};
+       }},
+      {"audit-checkpoint-interval", "10s", "... or after this long, whichever comes first", false,
+       duration([](C& c, uint64_t v) { c.auditCheckpointIntervalMs = v; })},
+      {"audit-capture-args", "",
+       "write tool arguments (secret-looking values redacted, size capped) instead of a digest",
+       true, [](C& c, const std::string& v) { return parseBool(v, c.auditCaptureArgs); }},
       {"trust-store", "", "YAML file of caller keys, reloaded when it changes", false,
        [](C& c, const std::string& v) -> Status {
          c.trustStore = v;

@@ -40,6 +40,14 @@ struct ServeConfig {
   uint64_t childIdleTimeoutMs = 600000;
   // Host and Origin allow-lists (DNS-rebinding protection). Empty = the loopback defaults plus
   // the listen host; "*" in a list = anything.
+  // The sidecar's state and identity (spec/cli.md): its key, the audit trail.
+  std::string stateDir = "./.mcp-sidecar";
+  std::string keyFile;  // --key; empty: AIM_PRIVATE_KEY, else <state-dir>/identity.key
+  std::string auditLog; // empty: <state-dir>/audit.ndjson
+  uint64_t auditMaxBytes = 100ull << 20;
+  uint32_t auditCheckpointEvery = 1000;
+  uint64_t auditCheckpointIntervalMs = 10000;
+  bool auditCaptureArgs = false;
   std::vector<std::string> allowedHosts;
   std::vector<std::string> allowedOrigins;
   uint64_t maxBody = 4 << 20;

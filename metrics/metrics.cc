@@ -102,6 +102,19 @@ public:
     up.metric.push_back(gaugeValue(process_->upstreamUp.load(std::memory_order_relaxed)));
     out.push_back(std::move(up));
 
+    if (process_->auditCounts) {
+      auto [written, errors] = process_->auditCounts();
+      auto records = family("mcp_sidecar_audit_records_total",
+                            "Audit trail records written (every kind).", MetricType::Counter);
+      records.metric.push_back(counterValue(static_cast<double>(written)));
+      out.push_back(std::move(records));
+      auto werr = family("mcp_sidecar_audit_write_errors_total",
+                         "Failed writes or syncs of the audit trail (retried; /readyz fails).",
+                         MetricType::Counter);
+      werr.metric.push_back(counterValue(static_cast<double>(errors)));
+      out.push_back(std::move(werr));
+    }
+
     auto sessions =
         family("mcp_sidecar_sessions_active",
                "MCP sessions open (stdio upstream; the sidecar issues the session ids).",
@@ -274,7 +287,12 @@ private:
 struct Metrics::Impl {
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   std::shared_ptr<WorkerCollector> workers;
+  std::vector<std::shared_ptr<prometheus::Collectable>> more;
 };
+
+void Metrics::add(std::shared_ptr<prometheus::Collectable> c) {
+  impl_->more.push_back(std::move(c));
+}
 
 Metrics::Metrics(std::vector<const WorkerStats*> workers, const ProcessState* process)
     : impl_(std::make_unique<Impl>()) {
@@ -287,6 +305,9 @@ std::string Metrics::serialize() const {
   std::vector<MetricFamily> families = impl_->workers->Collect();
   for (auto& f : impl_->registry->Collect())
     families.push_back(std::move(f));
+  for (auto& c : impl_->more)
+    for (auto& f : c->Collect())
+      families.push_back(std::move(f));
   prometheus::TextSerializer serializer;
   return serializer.Serialize(families);
 }

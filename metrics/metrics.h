@@ -6,9 +6,14 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "metrics/stats.h"
+
+namespace prometheus {
+class Collectable;
+}
 
 namespace sidecar::metrics {
 
@@ -23,6 +28,8 @@ struct ProcessState {
   std::atomic<int64_t> sessionsActive{0};
   std::atomic<uint64_t> childRestarts{0};
   bool stdioUpstream = false;
+  // The audit trail's counters (records written, write errors); unset when there is none.
+  std::function<std::pair<uint64_t, uint64_t>()> auditCounts;
 };
 
 class Metrics {
@@ -30,6 +37,9 @@ public:
   // `workers` must outlive this object; they are read, never written, here.
   Metrics(std::vector<const WorkerStats*> workers, const ProcessState* process);
   ~Metrics();
+
+  // More families to serialize (e.g. McpMetrics' registry). Before serialize() runs.
+  void add(std::shared_ptr<prometheus::Collectable> c);
 
   // Prometheus text exposition format (version 0.0.4) of every family.
   std::string serialize() const;

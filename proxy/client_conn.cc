@@ -351,6 +351,7 @@ bool ClientConn::admit() {
                  {"suppressed", static_cast<unsigned long long>(suppressed)}});
     if (monitor)
       return true;
+    recordRejection(verdict_, verifier::profileName(v.profile));
     if (v.reason == verifier::Reason::ReplayCacheFull) {
       failRequest(SidecarError::ReplayCacheFull, v.detail, false, verdict_);
     } else {
@@ -375,6 +376,7 @@ bool ClientConn::admit() {
                    {"suppressed", static_cast<unsigned long long>(suppressed)}});
       if (monitor)
         continue;
+      recordRejection("tool_not_allowed", verifier::profileName(v.profile));
       failRequest(SidecarError::ForbiddenByPolicy,
                   "caller '" + v.keyId + "' may not call tool '" + tool +
                       "': it is not on the key's tools allow-list in the trust store",
@@ -383,6 +385,36 @@ bool ClientConn::admit() {
     }
   }
   return true;
+}
+
+void ClientConn::recordRejection(std::string_view reason, std::string_view profile) {
+  const WorkerShared& sh = worker_.shared();
+  if (!sh.audit && !sh.mcp)
+    return;
+  // Refusals are rare next to answered calls: scanning the body here costs the hot path nothing.
+  const std::string& body = parser_.body();
+  mcp::MessageInfo m = mcp::scanMessage(body);
+  if (sh.mcp)
+    sh.mcp->observe(m.method.empty() ? "other" : m.method, m.toolName, "rejected", -1);
+  if (!sh.audit)
+    return;
+  audit::AuditRecord r;
+  r.kind = audit::RecordKind::Rejected;
+  r.session = std::string(parser_.header("mcp-session-id").value_or(""));
+  if (m.kind == mcp::MessageKind::Request)
+    r.rpcId = std::string(m.id.in(body));
+  r.method = m.method;
+  r.tool = m.toolName;
+  r.caller = callerId_;
+  r.profile = profile;
+  r.outcome = "rejected";
+  r.reason = reason;
+  r.bytesIn = body.size();
+  if (m.arguments.present())
+    r.args.emplace(m.arguments.in(body));
+  r.detail = "{\"client\":\"" + peerIp_ + "\"}";
+  // Blocks this worker while the trail's queue is full: back-pressure, never a lost record.
+  sh.audit->append(std::move(r));
 }
 
 void ClientConn::bridgeExchange() {

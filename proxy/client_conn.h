@@ -66,6 +66,8 @@ private:
   // Hands the request to the stdio bridge (checks of the Streamable HTTP transport first).
   void bridgeExchange();
   void bridgeRelease();
+  // Metrics and the audit trail for a request refused by verification or policy.
+  void recordRejection(std::string_view reason, std::string_view profile);
   void finishExchange();
   void failRequest(SidecarError e, std::string_view detail, bool close,
                    std::string_view reason = {}, std::string_view extraHeaders = {});

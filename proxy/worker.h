@@ -14,9 +14,11 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "audit/writer.h"
 #include "bridge/bridge.h"
 #include "common/log.h"
 #include "config/serve_config.h"
+#include "metrics/mcp_metrics.h"
 #include "metrics/metrics.h"
 #include "metrics/stats.h"
 #include "proxy/buffer_pool.h"
@@ -37,8 +39,10 @@ struct WorkerShared {
   ParserLimits limits;
   std::atomic<uint32_t> connections{0};
   metrics::ProcessState* process = nullptr;
-  SignatureGate* gate = nullptr;    // null when --verify off
-  bridge::Bridge* bridge = nullptr; // the stdio bridge; null for an HTTP upstream
+  SignatureGate* gate = nullptr;     // null when --verify off
+  bridge::Bridge* bridge = nullptr;  // the stdio bridge; null for an HTTP upstream
+  audit::AuditSink* audit = nullptr; // rejected requests are recorded here
+  metrics::McpMetrics* mcp = nullptr;
 };
 
 class Worker {

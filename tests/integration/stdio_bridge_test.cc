@@ -578,6 +578,79 @@ TEST_F(StdioBridgeTest, VerificationAppliesToTheStdioBridge) {
   EXPECT_EQ(evil.status, 403) << evil.summary();
 }
 
+// Every call is an audit record and a metric; the trail verifies with the key the sidecar logged,
+// and an edited record is caught. A second sidecar on the same trail refuses to start.
+TEST_F(StdioBridgeTest, AuditTrailAndMetricsRecordEachCall) {
+  std::string dir = ::testing::TempDir() + "/bridge-audit-" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  start({"--state-dir", dir});
+  std::string sid = openSession();
+  post("{\"jsonrpc\":\"2.0\",\"id\":\"c1\",\"method\":\"tools/call\",\"params\":{\"name\":"
+       "\"echo\",\"arguments\":{\"message\":\"audited\"}}}",
+       sid);
+  post("{\"jsonrpc\":\"2.0\",\"id\":\"c2\",\"method\":\"tools/call\",\"params\":{\"name\":"
+       "\"no-such-tool\",\"arguments\":{}}}",
+       sid);
+  std::string m = metrics();
+  EXPECT_NE(
+      m.find("mcp_sidecar_requests_total{method=\"tools/call\",outcome=\"ok\",tool=\"echo\"} 1"),
+      std::string::npos)
+      << m;
+  EXPECT_NE(m.find("mcp_sidecar_requests_total{method=\"tools/call\",outcome=\"tool_error\","
+                   "tool=\"other\"} 1"),
+            std::string::npos)
+      << "a name the server did not list is labelled other: " << m;
+  EXPECT_NE(m.find("mcp_sidecar_request_duration_seconds_count{method=\"tools/call\"} 2"),
+            std::string::npos);
+
+  auto second = Process::spawn({SidecarProcess::binaryPath(), "serve", "--verify", "off",
+                                "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--state-dir",
+                                dir, "--", nodeBinary(), everything(), "stdio"});
+  auto st2 = second->waitExit(scaled(seconds(10)));
+  ASSERT_TRUE(st2);
+  EXPECT_EQ(WEXITSTATUS(*st2), 1);
+  EXPECT_NE(second->stderrText().find("another mcp-sidecar is writing this trail"),
+            std::string::npos)
+      << second->stderrText();
+
+  std::string log = sidecar_->proc().stderrText();
+  size_t at = log.find("\"public_key\":\"");
+  ASSERT_NE(at, std::string::npos) << log;
+  std::string key = log.substr(at + 14, log.find('"', at + 14) - at - 14);
+  ASSERT_TRUE(sidecar_->stop(scaled(seconds(20))));
+
+  std::string trail = dir + "/audit.ndjson";
+  std::ifstream in(trail);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string records = text.str();
+  EXPECT_NE(records.find("\"method\":\"initialize\""), std::string::npos) << records;
+  EXPECT_NE(records.find("\"rpc_id\":\"c1\""), std::string::npos) << records;
+  EXPECT_NE(records.find("\"outcome\":\"tool_error\""), std::string::npos) << records;
+  EXPECT_EQ(records.find("audited"), std::string::npos) << "arguments are digested by default";
+  struct stat sb {};
+  ASSERT_EQ(stat(trail.c_str(), &sb), 0);
+  EXPECT_EQ(sb.st_mode & 0777, 0600u);
+
+  auto verify =
+      Process::spawn({SidecarProcess::binaryPath(), "audit", "verify", "--key", key, trail});
+  auto vs = verify->waitExit(scaled(seconds(10)));
+  ASSERT_TRUE(vs);
+  EXPECT_EQ(WEXITSTATUS(*vs), 0) << verify->stdoutText() << verify->stderrText();
+  EXPECT_NE(verify->stdoutText().find("intact"), std::string::npos) << verify->stdoutText();
+
+  // Edit one record: the verifier names it and fails.
+  std::string edited = records;
+  size_t pos = edited.find("\"rpc_id\":\"c1\"");
+  edited.replace(pos, 14, "\"rpc_id\":\"cX\"");
+  std::ofstream(trail, std::ios::trunc) << edited;
+  auto broken =
+      Process::spawn({SidecarProcess::binaryPath(), "audit", "verify", "--key", key, trail});
+  auto bs = broken->waitExit(scaled(seconds(10)));
+  ASSERT_TRUE(bs);
+  EXPECT_EQ(WEXITSTATUS(*bs), 1) << broken->stdoutText() << broken->stderrText();
+}
+
 TEST_F(StdioBridgeTest, AMissingCommandFailsTheStartWithItsName) {
   auto p = Process::spawn({SidecarProcess::binaryPath(), "serve", "--verify", "off", "--listen",
                            "127.0.0.1:0", "--admin", "127.0.0.1:0", "--",

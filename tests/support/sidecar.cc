@@ -99,6 +99,12 @@ SidecarProcessPtr SidecarProcess::start(std::vector<std::string> extraArgs,
     argv.insert(argv.end(), {"--admin", "127.0.0.1:0"});
   if (!hasFlag(extraArgs, "--log-level"))
     argv.insert(argv.end(), {"--log-level", "info"});
+  if (!hasFlag(extraArgs, "--state-dir")) {
+    // Its own state (key, audit trail) per sidecar: tests run in parallel.
+    std::string tmpl = ::testing::TempDir() + "/mcp-sidecar-state-XXXXXX";
+    if (char* dir = mkdtemp(tmpl.data()))
+      argv.insert(argv.end(), {"--state-dir", dir});
+  }
   argv.insert(argv.end(), extraArgs.begin(), extraArgs.end());
 
   auto sidecar = std::make_unique<SidecarProcess>();

@@ -646,9 +646,15 @@ TEST(SidecarProcessTest, ParsesPortsFromTheListeningLine) {
   EXPECT_EQ(sidecar->port(), 4242);
   EXPECT_EQ(sidecar->adminPort(), 4343);
   EXPECT_EQ(sidecar->address(), "127.0.0.1:4242");
-  EXPECT_EQ(sidecar->proc().waitForOutput("serve", Stream::Stdout, 5s),
-            "serve --listen 127.0.0.1:0 --admin 127.0.0.1:0 --log-level info "
-            "--upstream 127.0.0.1:9");
+  std::string args = sidecar->proc().waitForOutput("serve", Stream::Stdout, 5s).value_or("");
+  // Defaults first, then a fresh state directory per sidecar, then the test's own flags.
+  EXPECT_EQ(args.rfind("serve --listen 127.0.0.1:0 --admin 127.0.0.1:0 --log-level info "
+                       "--state-dir ",
+                       0),
+            0u)
+      << args;
+  EXPECT_NE(args.find("/mcp-sidecar-state-"), std::string::npos) << args;
+  EXPECT_TRUE(args.ends_with(" --upstream 127.0.0.1:9")) << args;
   std::optional<int> status = sidecar->stop(5s);
   ASSERT_TRUE(status);
   EXPECT_TRUE(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGTERM);
@@ -660,11 +666,12 @@ TEST(SidecarProcessTest, FlagsGivenByTheTestReplaceTheDefaults) {
                             "#!/bin/sh\necho \"$@\"\n"
                             "echo '{\"msg\":\"listening\",\"listen\":\"127.0.0.1:1\"}' >&2\n"
                             "exec sleep 30\n"));
-  SidecarProcessPtr sidecar = SidecarProcess::start({"--log-level=debug", "--admin", "off"});
+  SidecarProcessPtr sidecar =
+      SidecarProcess::start({"--log-level=debug", "--admin", "off", "--state-dir=/tmp/given"});
   ASSERT_NE(sidecar, nullptr);
   EXPECT_EQ(sidecar->adminPort(), 0);
   EXPECT_EQ(sidecar->proc().waitForOutput("serve", Stream::Stdout, 5s),
-            "serve --listen 127.0.0.1:0 --log-level=debug --admin off");
+            "serve --listen 127.0.0.1:0 --log-level=debug --admin off --state-dir=/tmp/given");
 }
 
 void startFailingSidecar() {

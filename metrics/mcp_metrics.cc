@@ -1,0 +1,77 @@
+#include "metrics/mcp_metrics.h"
+
+namespace sidecar::metrics {
+
+namespace {
+constexpr std::string_view kMethods[] = {
+    "initialize",
+    "ping",
+    "tools/list",
+    "tools/call",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "prompts/list",
+    "prompts/get",
+    "completion/complete",
+    "logging/setLevel",
+    "tasks/get",
+    "tasks/list",
+    "tasks/result",
+    "tasks/cancel",
+    "notifications/initialized",
+    "notifications/cancelled",
+    "notifications/progress",
+    "notifications/roots/list_changed",
+};
+
+// Seconds: MCP calls range from sub-millisecond lookups to minutes-long tools.
+const prometheus::Histogram::BucketBoundaries kBuckets = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
+} // namespace
+
+std::string_view methodLabel(std::string_view method) {
+  for (std::string_view m : kMethods)
+    if (m == method)
+      return m;
+  return "other";
+}
+
+McpMetrics::McpMetrics() : registry_(std::make_shared<prometheus::Registry>()) {
+  requests_ = &prometheus::BuildCounter()
+                   .Name("mcp_sidecar_requests_total")
+                   .Help("MCP requests answered or refused, by method, tool (tools/call) and "
+                         "outcome (ok, tool_error, rpc_error, rejected, upstream_error).")
+                   .Register(*registry_);
+  duration_ = &prometheus::BuildHistogram()
+                   .Name("mcp_sidecar_request_duration_seconds")
+                   .Help("Time from an MCP request's arrival to its final answer, by method.")
+                   .Register(*registry_);
+}
+
+void McpMetrics::setTools(const std::vector<std::string>& names) {
+  std::lock_guard<std::mutex> g(mu_);
+  tools_.clear();
+  tools_.insert(names.begin(), names.end());
+}
+
+std::string McpMetrics::toolLabel(std::string_view method, std::string_view tool) {
+  if (method != "tools/call")
+    return {};
+  std::lock_guard<std::mutex> g(mu_);
+  return tools_.count(tool) ? std::string(tool) : std::string("other");
+}
+
+void McpMetrics::observe(std::string_view method, std::string_view tool, std::string_view outcome,
+                         double seconds) {
+  std::string m(methodLabel(method));
+  requests_
+      ->Add({{"method", m}, {"tool", toolLabel(method, tool)}, {"outcome", std::string(outcome)}})
+      .Increment();
+  if (seconds >= 0)
+    duration_->Add({{"method", m}}, kBuckets).Observe(seconds);
+}
+
+} // namespace sidecar::metrics
