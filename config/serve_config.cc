@@ -97,9 +97,7 @@ std::string_view hostOnly(std::string_view hp) {
   return colon == std::string_view::npos ? hp : hp.substr(0, colon);
 }
 
-std::vector<std::string> effectiveHosts(const ServeConfig& cfg) {
-  if (!cfg.allowedHosts.empty())
-    return cfg.allowedHosts;
+std::vector<std::string> defaultHosts(const ServeConfig& cfg) {
   std::vector<std::string> h{"localhost", "127.0.0.1", "[::1]"};
   std::string listen = cfg.listen.host;
   if (listen.find(':') != std::string::npos)
@@ -450,7 +448,7 @@ bool hostAllowed(const ServeConfig& cfg, std::string_view hostHeader, std::strin
   if (hostHeader.empty())
     return true; // HTTP/1.0 without Host: nothing a rebinding attack could use
   std::string_view host = hostOnly(hostHeader);
-  for (const std::string& h : effectiveHosts(cfg))
+  for (const std::string& h : cfg.allowedHosts)
     if (h == "*" || iequal(h, host))
       return true;
   why = "Host '" + std::string(hostHeader) +
@@ -461,8 +459,7 @@ bool hostAllowed(const ServeConfig& cfg, std::string_view hostHeader, std::strin
 bool originAllowed(const ServeConfig& cfg, std::string_view origin, std::string& why) {
   if (origin.empty())
     return true; // non-browser clients send none
-  const std::vector<std::string> list =
-      cfg.allowedOrigins.empty() ? effectiveHosts(cfg) : cfg.allowedOrigins;
+  const std::vector<std::string>& list = cfg.allowedOrigins;
   size_t scheme = origin.find("://");
   std::string_view host =
       scheme == std::string_view::npos ? std::string_view() : hostOnly(origin.substr(scheme + 3));
@@ -569,6 +566,11 @@ ServeOptions::resolve(const std::function<const char*(const char*)>& getenv) con
     cfg.upstreamEnv = stdio.env;
     cfg.upstreamCwd = stdio.cwd;
   } // else a URL from the flag or the environment outranks the file's {command, ...}
+  // The allow-lists' defaults, resolved once here so that a request's check allocates nothing.
+  if (cfg.allowedHosts.empty())
+    cfg.allowedHosts = defaultHosts(cfg);
+  if (cfg.allowedOrigins.empty())
+    cfg.allowedOrigins = cfg.allowedHosts;
   if (!cfg.upstream && cfg.upstreamCommand.empty())
     return Status::error(
         "no upstream: give --upstream http://HOST:PORT/mcp for an MCP server that speaks HTTP, "

@@ -38,8 +38,8 @@ struct ServeConfig {
   bool childPerSession = false;
   uint32_t maxChildren = 16;
   uint64_t childIdleTimeoutMs = 600000;
-  // Host and Origin allow-lists (DNS-rebinding protection). Empty = the loopback defaults plus
-  // the listen host; "*" in a list = anything.
+  // Host and Origin allow-lists (DNS-rebinding protection). resolve() fills the defaults: the
+  // loopback names plus the listen host, and for origins the same hosts; "*" = anything.
   // The sidecar's state and identity (spec/cli.md): its key, the audit trail.
   std::string stateDir = "./.mcp-sidecar";
   std::string keyFile;  // --key; empty: AIM_PRIVATE_KEY, else <state-dir>/identity.key

@@ -130,3 +130,66 @@ TEST_F(ServeConfigTest, MissingUpstreamAndMissingTrustStore) {
 
 } // namespace
 } // namespace sidecar::config
+
+namespace sidecar::config {
+namespace {
+
+TEST_F(ServeConfigTest, StdioUpstreamFromTheCommandLineAndTheFile) {
+  auto c = resolve({"--verify", "off", "--", "npx", "-y", "pkg", "/data"});
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_FALSE(c->upstream);
+  EXPECT_EQ(c->upstreamCommand, (std::vector<std::string>{"npx", "-y", "pkg", "/data"}));
+  EXPECT_EQ(c->mcpPath, "/mcp");
+
+  std::string f = writeFile("upstream:\n  command: node\n  args: [server.js, --port, '1']\n"
+                            "  env: {A: b}\n  cwd: /srv\nverify: 'off'\n");
+  auto fromFile = resolve({"--config", f});
+  ASSERT_TRUE(fromFile.ok()) << fromFile.error();
+  EXPECT_EQ(fromFile->upstreamCommand,
+            (std::vector<std::string>{"node", "server.js", "--port", "1"}));
+  EXPECT_EQ(fromFile->upstreamEnv, (std::vector<std::string>{"A=b"}));
+  EXPECT_EQ(fromFile->upstreamCwd, "/srv");
+
+  auto both = resolve({"--verify", "off", "--upstream", "http://127.0.0.1:1/mcp", "--", "x"});
+  ASSERT_FALSE(both.ok());
+  EXPECT_NE(both.error().find("not both"), std::string::npos) << both.error();
+  std::string bad = writeFile("upstream:\n  args: [x]\nverify: 'off'\n");
+  auto noCommand = resolve({"--config", bad});
+  ASSERT_FALSE(noCommand.ok());
+  EXPECT_NE(noCommand.error().find("command"), std::string::npos) << noCommand.error();
+  auto badPath = resolve({"--verify", "off", "--mcp-path", "mcp", "--", "x"});
+  ASSERT_FALSE(badPath.ok());
+  EXPECT_NE(badPath.error().find("--mcp-path"), std::string::npos) << badPath.error();
+}
+
+TEST_F(ServeConfigTest, HostAndOriginAllowLists) {
+  auto c = resolve({"--verify", "off", "--listen", "10.0.0.5:8787", "--", "x"});
+  ASSERT_TRUE(c.ok()) << c.error();
+  std::string why;
+  EXPECT_TRUE(hostAllowed(*c, "localhost:8787", why));
+  EXPECT_TRUE(hostAllowed(*c, "127.0.0.1", why));
+  EXPECT_TRUE(hostAllowed(*c, "[::1]:8787", why));
+  EXPECT_TRUE(hostAllowed(*c, "LOCALHOST", why));
+  EXPECT_TRUE(hostAllowed(*c, "10.0.0.5:8787", why)) << "the listen host is allowed";
+  EXPECT_TRUE(hostAllowed(*c, "", why)) << "no Host header: nothing to rebind";
+  EXPECT_FALSE(hostAllowed(*c, "evil.example.com", why));
+  EXPECT_NE(why.find("--allowed-hosts"), std::string::npos);
+  EXPECT_FALSE(hostAllowed(*c, "localhost.evil.com", why));
+  EXPECT_TRUE(originAllowed(*c, "", why));
+  EXPECT_TRUE(originAllowed(*c, "http://localhost:6274", why));
+  EXPECT_TRUE(originAllowed(*c, "https://127.0.0.1", why));
+  EXPECT_FALSE(originAllowed(*c, "http://evil.example.com", why));
+  EXPECT_FALSE(originAllowed(*c, "null", why));
+
+  auto any = resolve({"--verify", "off", "--allowed-hosts", "*", "--allowed-origins",
+                      "https://app.example.com, tools.example.org", "--", "x"});
+  ASSERT_TRUE(any.ok()) << any.error();
+  EXPECT_TRUE(hostAllowed(*any, "mcp.default.svc.cluster.local:8787", why));
+  EXPECT_TRUE(originAllowed(*any, "https://app.example.com", why));
+  EXPECT_FALSE(originAllowed(*any, "http://app.example.com", why)) << "a full origin is exact";
+  EXPECT_TRUE(originAllowed(*any, "http://tools.example.org:3000", why)) << "a host: any scheme";
+  EXPECT_FALSE(originAllowed(*any, "https://localhost", why));
+}
+
+} // namespace
+} // namespace sidecar::config
