@@ -1,8 +1,8 @@
 #include "app/serve.h"
 
+#include <fcntl.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
-#include <fcntl.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -347,11 +347,11 @@ int runServe(const config::ServeConfig& cfg) {
     std::string lockPath = ao.path + ".lock";
     int lockFd = ::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lockFd < 0 || ::flock(lockFd, LOCK_EX | LOCK_NB) != 0) {
-      log::error("cannot start: the audit trail is in use",
-                 {{"path", ao.path},
-                  {"error", lockFd < 0 ? strerror(errno)
-                                       : "another mcp-sidecar is writing this trail"},
-                  {"hint", "give each sidecar its own --state-dir (or --audit-log)"}});
+      log::error(
+          "cannot start: the audit trail is in use",
+          {{"path", ao.path},
+           {"error", lockFd < 0 ? strerror(errno) : "another mcp-sidecar is writing this trail"},
+           {"hint", "give each sidecar its own --state-dir (or --audit-log)"}});
       return 1;
     }
     // Held (fd open) until the process exits.

@@ -24,8 +24,8 @@ std::string get(const std::string& path) {
 }
 
 std::string post(const std::string& path, const std::string& body, const std::string& extra = "") {
-  return "POST " + path + " HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" + extra +
-         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  return "POST " + path + " HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" +
+         extra + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
 int upstreamCount(uint16_t upstreamPort, const char* field) {
@@ -100,9 +100,10 @@ TEST_F(ProxyTest, OneMiBBodyForwardedByteForByte) {
     ch = static_cast<char>(rng());
   auto c = connect();
   auto r = roundTrip(
-      *c, "POST /echo-body HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\n"
-          "Content-Length: " +
-              std::to_string(body.size()) + "\r\n\r\n" + body);
+      *c,
+      "POST /echo-body HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\n"
+      "Content-Length: " +
+          std::to_string(body.size()) + "\r\n\r\n" + body);
   ASSERT_TRUE(r) << c->lastError();
   EXPECT_EQ(r->status, 200);
   ASSERT_EQ(r->body.size(), body.size());
@@ -112,8 +113,9 @@ TEST_F(ProxyTest, OneMiBBodyForwardedByteForByte) {
 TEST_F(ProxyTest, ChunkedRequestBodyIsForwardedWhole) {
   startSidecar();
   auto c = connect();
-  std::string req = "POST /echo-body HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
-                    "5\r\nhello\r\n1;ext=x\r\n \r\n5\r\nworld\r\n0\r\nX-Trailer: 1\r\n\r\n";
+  std::string req =
+      "POST /echo-body HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5\r\nhello\r\n1;ext=x\r\n \r\n5\r\nworld\r\n0\r\nX-Trailer: 1\r\n\r\n";
   auto r = roundTrip(*c, req);
   ASSERT_TRUE(r) << c->lastError();
   EXPECT_EQ(r->status, 200);
@@ -211,11 +213,11 @@ INSTANTIATE_TEST_SUITE_P(
         SmugglingCase{"cl_te",
                       "POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Length: 6\r\n"
                       "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n"},
-        SmugglingCase{"conflicting_cl", "POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n"
-                                        "Content-Length: 40\r\n\r\nabc"},
-        SmugglingCase{
-            "obs_fold",
-            "GET /mcp HTTP/1.1\r\nHost: localhost\r\nX-A: 1\r\n Transfer-Encoding: chunked\r\n\r\n"},
+        SmugglingCase{"conflicting_cl",
+                      "POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n"
+                      "Content-Length: 40\r\n\r\nabc"},
+        SmugglingCase{"obs_fold", "GET /mcp HTTP/1.1\r\nHost: localhost\r\nX-A: 1\r\n "
+                                  "Transfer-Encoding: chunked\r\n\r\n"},
         SmugglingCase{"bad_chunk",
                       "POST /mcp HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
                       "-1\r\nabc\r\n0\r\n\r\n"},
@@ -261,7 +263,8 @@ TEST_F(ProxyTest, BodyOverLimitIs413) {
   EXPECT_NE(r->body.find("--max-body"), std::string::npos) << r->body;
   // Chunked, without a length to check up front.
   auto c2 = connect();
-  ASSERT_TRUE(c2->sendAll("POST /echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  ASSERT_TRUE(
+      c2->sendAll("POST /echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"));
   std::string chunk = "400\r\n" + std::string(1024, 'b') + "\r\n";
   c2->sendAll(chunk);
   c2->sendAll(chunk);
@@ -273,8 +276,8 @@ TEST_F(ProxyTest, BodyOverLimitIs413) {
 TEST_F(ProxyTest, HeadersOverLimitAre431) {
   startSidecar({"--max-header-size", "4KiB"});
   auto c = connect();
-  auto r = roundTrip(*c, "GET /echo HTTP/1.1\r\nHost: localhost\r\nX-Big: " + std::string(8000, 'x') +
-                             "\r\n\r\n");
+  auto r = roundTrip(
+      *c, "GET /echo HTTP/1.1\r\nHost: localhost\r\nX-Big: " + std::string(8000, 'x') + "\r\n\r\n");
   ASSERT_TRUE(r) << c->lastError();
   EXPECT_EQ(r->status, 431);
 }

@@ -66,12 +66,13 @@ std::string signedRequest(const Caller& c, Signed s) {
   std::string msg =
       verifier::signedMessage(s.method, s.target, s.timestamp, s.nonce, s.keyId, s.session, s.body);
   std::string sig = verifier::base64(verifier::sign(c.key, msg));
-  std::string r =
-      s.method + " " + s.target + " HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" +
-      "X-MCP-Signature: " + sig + "\r\nX-MCP-Timestamp: " + s.timestamp +
-      "\r\nX-MCP-Nonce: " + s.nonce + "\r\nX-MCP-Key-Id: " + s.keyId + "\r\n" +
-      (s.session.empty() ? "" : "Mcp-Session-Id: " + s.session + "\r\n") + s.extraHeaders +
-      "Content-Length: " + std::to_string(s.body.size()) + "\r\n\r\n" + s.body;
+  std::string r = s.method + " " + s.target +
+                  " HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" +
+                  "X-MCP-Signature: " + sig + "\r\nX-MCP-Timestamp: " + s.timestamp +
+                  "\r\nX-MCP-Nonce: " + s.nonce + "\r\nX-MCP-Key-Id: " + s.keyId + "\r\n" +
+                  (s.session.empty() ? "" : "Mcp-Session-Id: " + s.session + "\r\n") +
+                  s.extraHeaders + "Content-Length: " + std::to_string(s.body.size()) + "\r\n\r\n" +
+                  s.body;
   return r;
 }
 
@@ -202,8 +203,8 @@ TEST_F(VerifyTest, IdIsEchoedInTheRejection) {
   writeStore(entry(alice_));
   startSidecar();
   std::string body = R"({"jsonrpc":"2.0","id":77,"method":"ping"}  )";
-  auto r = send("POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Length: " + std::to_string(body.size()) +
-                "\r\n\r\n" + body);
+  auto r = send("POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Length: " +
+                std::to_string(body.size()) + "\r\n\r\n" + body);
   ASSERT_TRUE(r);
   EXPECT_NE(
       r->body.find(
@@ -304,8 +305,8 @@ TEST_F(VerifyTest, MonitorModeForwardsButCounts) {
   writeStore(entry(alice_));
   startSidecar({"--verify", "monitor"});
   std::string body = R"({"jsonrpc":"2.0","id":3,"method":"ping"})";
-  auto r = send("POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Length: " + std::to_string(body.size()) +
-                "\r\n\r\n" + body);
+  auto r = send("POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Length: " +
+                std::to_string(body.size()) + "\r\n\r\n" + body);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(upstreamPosts(), 1);
