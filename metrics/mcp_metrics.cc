@@ -57,6 +57,14 @@ void McpMetrics::setTools(const std::vector<std::string>& names) {
   tools_.insert(names.begin(), names.end());
 }
 
+void McpMetrics::addTools(const std::vector<std::string>& names) {
+  std::lock_guard<std::mutex> g(mu_);
+  // Bounded like the label set it feeds: a server listing more tools than this is labelled other.
+  for (const std::string& n : names)
+    if (tools_.size() < 10000)
+      tools_.insert(n);
+}
+
 std::string McpMetrics::toolLabel(std::string_view method, std::string_view tool) {
   if (method != "tools/call")
     return {};

@@ -26,6 +26,8 @@ public:
 
   // The tool names the server listed (replaces the previous list).
   void setTools(const std::vector<std::string>& names);
+  // Adds names (a page of a tools/list seen passing through).
+  void addTools(const std::vector<std::string>& names);
   // One answered (or refused) request. `outcome`: ok, tool_error, rpc_error, rejected,
   // upstream_error. `seconds` < 0: no duration (a refusal before any work).
   void observe(std::string_view method, std::string_view tool, std::string_view outcome,

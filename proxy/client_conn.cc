@@ -279,6 +279,14 @@ void ClientConn::startExchange() {
     bridgeExchange();
     return;
   }
+  {
+    const WorkerShared& sh = worker_.shared();
+    observing_ = false;
+    if ((sh.audit || sh.mcp) && parser_.method() == HTTP_POST) {
+      obs_ = mcp::ExchangeObserver();
+      observing_ = obs_.request(parser_.body(), sh.audit != nullptr);
+    }
+  }
   upstreamHead_.clear();
   buildUpstreamRequestHead(parser_, peerIp_, worker_.shared().upstreamAuthority, upstreamHead_);
   upstream_ = worker_.pool().acquire();
@@ -385,6 +393,38 @@ bool ClientConn::admit() {
     }
   }
   return true;
+}
+
+void ClientConn::recordOperation() {
+  observing_ = false;
+  if (worker_.shared().mcp && !obs_.listedTools().empty())
+    worker_.shared().mcp->addTools(obs_.listedTools());
+  recordOperationAs(obs_.outcome(), obs_.reason());
+}
+
+void ClientConn::recordOperationAs(std::string_view outcome, std::string_view reason) {
+  const WorkerShared& sh = worker_.shared();
+  double seconds = static_cast<double>(monoNowNs() - startNs_) / 1e9;
+  if (sh.mcp)
+    sh.mcp->observe(obs_.method(), obs_.tool(), outcome, seconds);
+  if (!sh.audit)
+    return;
+  audit::AuditRecord r;
+  r.kind = audit::RecordKind::Operation;
+  auto sid = parser_.header("mcp-session-id");
+  r.session = sid ? std::string(*sid) : answerSession_;
+  r.rpcId = obs_.rpcId();
+  r.method = obs_.method();
+  r.tool = obs_.tool();
+  r.caller = callerId_;
+  r.outcome = outcome;
+  r.reason = reason;
+  r.latencyMs = seconds * 1000;
+  r.bytesIn = parser_.body().size();
+  r.bytesOut = bytesOut_;
+  r.args = std::move(obs_.args());
+  // Blocks this worker while the trail's queue is full: back-pressure, never a lost record.
+  sh.audit->append(std::move(r));
 }
 
 void ClientConn::recordRejection(std::string_view reason, std::string_view profile) {
@@ -598,6 +638,18 @@ void ClientConn::onBridgeReply(bridge::Reply& r) {
 void ClientConn::onUpstreamHead(const ResponseHead& head) {
   state_ = State::Responding;
   status_ = head.status;
+  if (observing_) {
+    std::string_view ct;
+    answerSession_.clear();
+    for (const auto& [n, v] : head.headers) {
+      if (iequals(n, "content-type"))
+        ct = v;
+      else if (iequals(n, "mcp-session-id"))
+        answerSession_.assign(v);
+    }
+    obs_.head(head.status, ct,
+              head.hasLength ? std::optional<uint64_t>(head.contentLength) : std::nullopt);
+  }
   respNoBody_ = parser_.method() == HTTP_HEAD || head.status == 204 || head.status == 304;
   bool http11 = parser_.httpMajor() == 1 && parser_.httpMinor() >= 1;
   respKeepAlive_ = parser_.keepAlive() && !draining_ && !worker_.draining();
@@ -619,6 +671,8 @@ void ClientConn::onUpstreamHead(const ResponseHead& head) {
 void ClientConn::onUpstreamBody(std::string_view data, ReadBuffer* buf) {
   if (respNoBody_ || data.empty())
     return;
+  if (observing_)
+    obs_.body(data); // looked at in place; forwarded below without a copy
   WriteBatch& b = batch();
   if (respChunked_) {
     size_t off = b.owned.size();
@@ -651,6 +705,10 @@ void ClientConn::onUpstreamComplete() {
   if (respChunked_)
     batch().addOwned("0\r\n\r\n");
   flush();
+  if (observing_) {
+    obs_.end();
+    recordOperation();
+  }
   finishExchange();
 }
 
@@ -659,6 +717,12 @@ void ClientConn::onUpstreamError(metrics::UpstreamError kind, bool responseStart
   upstreamPaused_ = false;
   if (state_ == State::Closing)
     return;
+  bool willRetry = !responseStarted && reused && kind == metrics::UpstreamError::Reset &&
+                   !retried_ && idempotent(parser_.method());
+  if (observing_ && !willRetry) {
+    observing_ = false;
+    recordOperationAs("upstream_error", metrics::upstreamErrorName(kind));
+  }
   if (!responseStarted && reused && kind == metrics::UpstreamError::Reset && !retried_ &&
       idempotent(parser_.method())) {
     // A keep-alive connection the server had closed: safe to send an idempotent request again.

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "bridge/bridge.h"
+#include "mcp/exchange_observer.h"
 #include "proxy/deadline_timer.h"
 #include "proxy/request_parser.h"
 #include "proxy/sidecar_error.h"
@@ -66,6 +67,9 @@ private:
   // Hands the request to the stdio bridge (checks of the Streamable HTTP transport first).
   void bridgeExchange();
   void bridgeRelease();
+  // Metrics and the audit trail for an exchange passed through to an HTTP upstream.
+  void recordOperation();
+  void recordOperationAs(std::string_view outcome, std::string_view reason);
   // Metrics and the audit trail for a request refused by verification or policy.
   void recordRejection(std::string_view reason, std::string_view profile);
   void finishExchange();
@@ -118,6 +122,10 @@ private:
   std::string callerId_;          // the caller's key id, for logs
   const char* verdict_ = nullptr; // the verification reason, for logs (null: not checked)
   uint64_t bridgeToken_ = 0;      // the bridge exchange in flight (0: none)
+  // HTTP upstream: what the exchange in flight says (only with an audit trail or metrics).
+  mcp::ExchangeObserver obs_;
+  bool observing_ = false;
+  std::string answerSession_; // Mcp-Session-Id of the answer (initialize)
 };
 
 } // namespace sidecar::proxy

@@ -80,6 +80,29 @@ TEST_F(McpUpstreamTest, SessionThroughTheSidecar) {
   EXPECT_NE(echo.body.find("Echo: through the sidecar"), std::string::npos) << echo.body;
   EXPECT_NE(echo.body.find("\"id\":3"), std::string::npos);
 
+  Response bad = call(
+      R"({"jsonrpc":"2.0","id":"x","method":"tools/call","params":{"name":"no-such-tool","arguments":{}}})",
+      *session);
+  ASSERT_EQ(bad.status, 200) << bad.summary();
+
+  // The exchanges were observed as they passed (answers JSON or SSE alike): counted by method,
+  // tool (names learned from the tools/list that passed) and outcome.
+  std::string m = request(sidecar_->adminPort(), "GET", "/metrics").body;
+  EXPECT_NE(m.find(R"(mcp_sidecar_requests_total{method="tools/call",outcome="ok",tool="echo"} 1)"),
+            std::string::npos)
+      << m;
+  bool toolError =
+      m.find(
+          R"(mcp_sidecar_requests_total{method="tools/call",outcome="tool_error",tool="other"} 1)") !=
+          std::string::npos ||
+      m.find(
+          R"(mcp_sidecar_requests_total{method="tools/call",outcome="rpc_error",tool="other"} 1)") !=
+          std::string::npos;
+  EXPECT_TRUE(toolError) << "an unknown tool is an error, and its name is labelled other: " << m;
+  EXPECT_NE(m.find(R"(mcp_sidecar_requests_total{method="initialize",outcome="ok",tool=""} 1)"),
+            std::string::npos)
+      << m;
+
   Response gone = call("", *session, "DELETE");
   EXPECT_LT(gone.status, 300) << gone.summary();
   Response after = call(R"({"jsonrpc":"2.0","id":4,"method":"tools/list"})", *session);
