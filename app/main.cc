@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "app/drift_command.h"
 #include "app/key_commands.h"
 #include "app/serve.h"
 #include "audit/audit_verify.h"
@@ -49,6 +50,9 @@ int main(int argc, char** argv) {
   auditVerify->add_option("files", auditFiles, "the trail's files, rotated ones included")
       ->required();
 
+  app::DriftAcceptOptions driftOptions;
+  CLI::App* driftAccept = app::addDriftCommand(app, driftOptions);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -68,6 +72,8 @@ int main(int argc, char** argv) {
     return app::runKeygen(keygenOptions);
   if (app.got_subcommand("sign"))
     return app::runSign(signOptions);
+  if (driftAccept->parsed())
+    return app::runDriftAccept(driftOptions);
   if (auditVerify->parsed())
     return audit::runAuditVerify(auditKey, auditFiles, std::cout, std::cerr);
   return 2;

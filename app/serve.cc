@@ -23,6 +23,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/version.h"
+#include "drift/detector.h"
 #include "metrics/mcp_metrics.h"
 #include "metrics/metrics.h"
 #include "proxy/admin_server.h"
@@ -47,7 +48,8 @@ struct Server {
   std::unique_ptr<proxy::SignatureGate> gate;
   std::unique_ptr<audit::AuditWriter> audit;
   std::shared_ptr<metrics::McpMetrics> mcp = std::make_shared<metrics::McpMetrics>();
-  std::unique_ptr<bridge::Bridge> bridge; // a stdio upstream
+  std::unique_ptr<drift::DriftDetector> drift; // used on the bridge's thread
+  std::unique_ptr<bridge::Bridge> bridge;      // a stdio upstream
   uv_timer_t trustWatch;
   bool watching = false;
   // What the trust store file looked like when the store in force was read.
@@ -108,6 +110,9 @@ std::string statusJson(Server& s) {
   std::string up = upstreamText(s.cfg);
   w.String(up.c_str());
   if (s.bridge) {
+    w.Key("drift");
+    std::string d = s.bridge->driftStatus();
+    w.RawValue(d.data(), d.size(), rapidjson::kObjectType);
     w.Key("sessions_active");
     w.Int64(s.process.sessionsActive.load());
     w.Key("child_restarts");
@@ -186,10 +191,22 @@ proxy::AdminResponse handleAdmin(Server& s, const proxy::RequestParser& req) {
     return {200, "text/plain; version=0.0.4; charset=utf-8", s.metrics->serialize()};
   if (path == "/status" && get)
     return {200, "application/json", statusJson(s)};
+  if (path == "/drift/accept" && req.method() == HTTP_POST) {
+    if (!s.bridge)
+      return {409, "application/json",
+              "{\"accepted\":false,\"reason\":\"drift detection runs for a stdio upstream in "
+              "this version\"}\n"};
+    s.bridge->acceptDrift();
+    return {202, "application/json",
+            "{\"accepted\":true,\"detail\":\"the current tool definitions become the baseline; "
+            "GET /status shows it\"}\n"};
+  }
   if (path == "/healthz" || path == "/readyz" || path == "/metrics" || path == "/status")
     return {405, "text/plain; charset=utf-8", "use GET\n"};
+  if (path == "/drift/accept")
+    return {405, "text/plain; charset=utf-8", "use POST\n"};
   return {404, "text/plain; charset=utf-8",
-          "not found; admin paths: /healthz /readyz /metrics /status\n"};
+          "not found; admin paths: /healthz /readyz /metrics /status, POST /drift/accept\n"};
 }
 
 void closeMain(Server& s) {
@@ -401,6 +418,19 @@ int runServe(const config::ServeConfig& cfg) {
     bo.requestTimeoutMs = cfg.upstreamTimeoutMs;
     bo.audit = s.audit.get();
     bo.mcp = s.mcp.get();
+    drift::DriftOptions dopt;
+    dopt.baselinePath = cfg.stateDir + "/drift-baseline.json";
+    dopt.policy = cfg.driftBlock ? drift::DriftPolicy::Block : drift::DriftPolicy::Alert;
+    dopt.pinnedHash = cfg.driftBaseline;
+    auto detector = drift::DriftDetector::create(std::move(dopt));
+    if (!detector.ok()) {
+      log::error("cannot start: tool-definition drift",
+                 {{"error", detector.error()},
+                  {"hint", "fix or remove the baseline file, or correct --drift-baseline"}});
+      return 1;
+    }
+    s.drift = std::move(*detector);
+    bo.drift = s.drift.get();
     s.bridge = std::make_unique<bridge::Bridge>(std::move(bo), s.process);
     std::string berr;
     if (!s.bridge->start(berr)) {

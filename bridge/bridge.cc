@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/version.h"
+#include "drift/detector.h"
 #include "metrics/mcp_metrics.h"
 #include "metrics/metrics.h"
 
@@ -38,6 +39,7 @@ constexpr uint64_t kMaxBackoffMs = 30000;
 constexpr int kUpstreamDown = -31004;
 constexpr int kUpstreamTimeout = -31005;
 constexpr int kOverloaded = -31009;
+constexpr int kDriftBlocked = -31007;
 
 bool supportedVersion(std::string_view v) {
   for (const char* k : kVersions)
@@ -192,6 +194,9 @@ struct Child {
   State state = State::Starting;
   int64_t initId = 0;
   int64_t toolsListId = 0;        // the bridge's own tools/list in flight (0: none)
+  drift::ToolManifest manifest;   // the pages of that tools/list so far
+  bool hasTools = false;          // the server declared the tools capability
+  bool listing = false;           // the first tools/list after initialize is in flight
   std::vector<std::string> tools; // names gathered so far (pages)
   std::string initResult;         // the child's InitializeResult, JSON text
   std::string version;            // what it negotiated with the bridge
@@ -306,6 +311,9 @@ struct Bridge::Impl {
         break;
       case Call::Op::Stop:
         stop();
+        break;
+      case Call::Op::AcceptDrift:
+        acceptDrift();
         break;
       }
     }
@@ -490,6 +498,15 @@ struct Bridge::Impl {
   void requestFromClient(In& in, uint64_t token, Session& s, Child& ch) {
     const mcp::MessageInfo& m = in.m;
     std::string origId(m.id.in(in.body));
+    if (opt.drift && m.method == "tools/call" && opt.drift->blocks(m.toolName)) {
+      if (opt.mcp)
+        opt.mcp->observe(m.method, m.toolName, "rejected", -1);
+      refuse(in, 403, kDriftBlocked, "Tool definition changed (drift)", "tool_drift_blocked",
+             "the definition of tool '" + m.toolName +
+                 "' changed since the baseline (--drift-policy block); an operator must review "
+                 "it and run `mcp-sidecar drift accept`");
+      return;
+    }
     if (ch.state != Child::State::Ready) {
       answer(in, 200,
              rpcError(origId, kUpstreamDown, "the MCP server is not running", "upstream_down",
@@ -569,7 +586,7 @@ struct Bridge::Impl {
                monoNowNs(),
                c.body.size()};
     if (!opt.childPerSession) {
-      if (shared->state == Child::State::Ready)
+      if (shared->state == Child::State::Ready && !shared->listing)
         answerInitialize(w, *shared);
       else
         shared->waiting.push_back(std::move(w));
@@ -944,6 +961,8 @@ struct Bridge::Impl {
       }
       return;
     }
+    if (m.method == "notifications/tools/list_changed")
+      askTools(ch, {}); // the metrics' tool names and the drift check read the new list
     bool broadcast =
         m.method.ends_with("/list_changed") || m.method == "notifications/resources/updated";
     if (broadcast) {
@@ -1033,6 +1052,8 @@ struct Bridge::Impl {
       const auto& r = d["result"];
       if (r.HasMember("protocolVersion") && r["protocolVersion"].IsString())
         version = r["protocolVersion"].GetString();
+      ch.hasTools = r.HasMember("capabilities") && r["capabilities"].IsObject() &&
+                    r["capabilities"].HasMember("tools");
       rapidjson::StringBuffer buf;
       rapidjson::Writer<rapidjson::StringBuffer> w(buf);
       r.Accept(w);
@@ -1057,20 +1078,32 @@ struct Bridge::Impl {
     log::info("MCP server initialized", {{"server", opt.name},
                                          {"protocol_version", version},
                                          {"pid", static_cast<long>(ch.proc->pid())}});
+    // Sessions start once the tools are known, so that the first call is already checked for
+    // drift and labelled in the metrics.
+    ch.tools.clear();
+    ch.listing = ch.hasTools && (opt.mcp || opt.drift);
+    if (ch.listing)
+      askTools(ch, {});
+    else
+      releaseWaiting(ch);
+  }
+
+  void releaseWaiting(Child& ch) {
+    ch.listing = false;
     std::vector<InitWait> waiting;
     waiting.swap(ch.waiting);
     for (InitWait& w : waiting)
       answerInitialize(w, ch);
-    ch.tools.clear();
-    askTools(ch, {});
   }
 
   // The bridge's own tools/list: the names label the metrics (anything else is "other").
   void askTools(Child& ch, const std::string& cursor) {
-    if (ch.state != Child::State::Ready || !opt.mcp)
+    if (ch.state != Child::State::Ready || (!opt.mcp && !opt.drift))
       return;
-    if (cursor.empty())
+    if (cursor.empty()) {
       ch.tools.clear();
+      ch.manifest = drift::ToolManifest();
+    }
     ch.toolsListId = nextId++;
     std::string req = "{\"jsonrpc\":\"2.0\",\"id\":" + std::to_string(ch.toolsListId) +
                       ",\"method\":\"tools/list\"";
@@ -1086,10 +1119,24 @@ struct Bridge::Impl {
 
   void toolsFromChild(Child& ch, std::string_view line) {
     ch.toolsListId = 0;
+    if (opt.drift) {
+      if (Status st = ch.manifest.addPage(line); !st.ok()) {
+        // Fails closed: a list the sidecar cannot read could hide any change.
+        if (auto report = opt.drift->observeUnreadable(st.message()))
+          driftReported(*report);
+        publishDrift();
+        if (ch.listing)
+          releaseWaiting(ch);
+        return;
+      }
+    }
     rapidjson::Document d;
     d.Parse(line.data(), line.size());
-    if (d.HasParseError() || !d.IsObject() || !d.HasMember("result") || !d["result"].IsObject())
+    if (d.HasParseError() || !d.IsObject() || !d.HasMember("result") || !d["result"].IsObject()) {
+      if (ch.listing)
+        releaseWaiting(ch); // sessions must not wait on a list that will not come
       return;
+    }
     const auto& r = d["result"];
     if (r.HasMember("tools") && r["tools"].IsArray())
       for (rapidjson::SizeType i = 0; i < r["tools"].Size(); ++i) {
@@ -1101,8 +1148,71 @@ struct Bridge::Impl {
       askTools(ch, r["nextCursor"].GetString());
       return;
     }
-    opt.mcp->setTools(ch.tools);
+    if (opt.mcp)
+      opt.mcp->setTools(ch.tools);
+    if (opt.drift) {
+      if (auto report = opt.drift->observe(ch.manifest))
+        driftReported(*report);
+      publishDrift();
+    }
+    if (ch.listing)
+      releaseWaiting(ch);
   }
+
+  // ---- drift ----
+
+  void driftReported(const drift::DriftReport& report) {
+    const char* severity = drift::severityName(report.severity());
+    log::warn("the MCP server's tool definitions changed (drift)",
+              {{"server", opt.name},
+               {"severity", severity},
+               {"summary", report.summary()},
+               {"baseline", report.baselineHash},
+               {"current", report.currentHash},
+               {"policy", drift::policyName(opt.drift->policy())},
+               {"hint", "review the change, then accept it: mcp-sidecar drift accept"}});
+    if (opt.mcp)
+      for (drift::Severity ev : report.events())
+        opt.mcp->driftEvent(drift::severityName(ev));
+    if (opt.audit) {
+      audit::AuditRecord r;
+      r.kind = audit::RecordKind::Drift;
+      r.outcome = severity;
+      r.reason = report.summary();
+      r.detail = report.toJson();
+      opt.audit->append(std::move(r));
+    }
+    publishDrift();
+  }
+
+  void acceptDrift() {
+    if (!opt.drift)
+      return;
+    Status st = opt.drift->accept();
+    if (!st.ok()) {
+      log::error("drift accept failed", {{"error", st.message()}});
+    } else {
+      log::info("the current tool definitions are the new drift baseline",
+                {{"baseline", opt.drift->state().baselineHash}});
+      if (opt.audit) {
+        audit::AuditRecord r;
+        r.kind = audit::RecordKind::Drift;
+        r.outcome = "accepted";
+        r.reason = "an operator accepted the current tool definitions";
+        r.detail = opt.drift->state().toJson();
+        opt.audit->append(std::move(r));
+      }
+    }
+    publishDrift();
+  }
+
+  void publishDrift() {
+    std::string json = opt.drift ? opt.drift->state().toJson() : "null";
+    std::lock_guard<std::mutex> g(driftMu);
+    driftJson = std::move(json);
+  }
+  mutable std::mutex driftMu;
+  std::string driftJson = "null";
 
   void childExited(Child& ch, ChildProcess* proc, int64_t status, int sig) {
     if (ch.proc.get() != proc)
@@ -1311,6 +1421,7 @@ bool Bridge::start(std::string& error) {
   m.sweep.data = &m;
   uv_timer_start(&m.sweep, Impl::onSweep, kSweepMs, kSweepMs);
   m.process.stdioUpstream = true;
+  m.publishDrift();
   if (!m.opt.childPerSession) {
     m.shared = std::make_unique<Child>();
     if (!m.startChild(*m.shared, error)) {
@@ -1332,6 +1443,17 @@ bool Bridge::start(std::string& error) {
 
 void Bridge::submit(Call&& call) {
   impl_->inbox.post(std::move(call));
+}
+
+void Bridge::acceptDrift() {
+  Call c;
+  c.op = Call::Op::AcceptDrift;
+  impl_->inbox.post(std::move(c));
+}
+
+std::string Bridge::driftStatus() const {
+  std::lock_guard<std::mutex> g(impl_->driftMu);
+  return impl_->driftJson;
 }
 
 void Bridge::drain() {

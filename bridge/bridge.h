@@ -32,6 +32,9 @@ class McpMetrics;
 namespace sidecar::audit {
 class AuditSink;
 }
+namespace sidecar::drift {
+class DriftDetector;
+}
 
 namespace sidecar::bridge {
 
@@ -54,7 +57,7 @@ using ReplyBox = Mailbox<Reply>;
 // One HTTP request for the bridge, already checked by the worker (Origin, Host, signature,
 // Accept, Content-Type) and, for POST, scanned.
 struct Call {
-  enum class Op { Post, Get, Delete, Cancel, Drain, Stop };
+  enum class Op { Post, Get, Delete, Cancel, Drain, Stop, AcceptDrift };
   Op op = Op::Post;
   ReplyBox* reply = nullptr;
   uint64_t token = 0;
@@ -79,6 +82,9 @@ struct BridgeOptions {
   // audit trail and blocks while its queue is full: back-pressure, never a dropped record.
   audit::AuditSink* audit = nullptr;
   metrics::McpMetrics* mcp = nullptr;
+  // Tool-definition drift (docs/drift.md): fed by the bridge's own tools/list, used on the
+  // bridge's thread only.
+  drift::DriftDetector* drift = nullptr;
 };
 
 class Bridge {
@@ -100,6 +106,11 @@ public:
   // Thread-safe: ends every GET stream and refuses new sessions, so that the workers can drain;
   // calls in flight are still answered.
   void drain();
+  // Thread-safe: the current tool definitions become the drift baseline (admin POST
+  // /drift/accept); done on the bridge's thread.
+  void acceptDrift();
+  // Thread-safe: the drift state as JSON (docs/drift.md), "null" without drift detection.
+  std::string driftStatus() const;
   // A token unique across workers.
   uint64_t newToken() { return nextToken_.fetch_add(1, std::memory_order_relaxed); }
 

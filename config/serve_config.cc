@@ -346,6 +346,25 @@ std::vector<ServeOptions::Spec> makeSpecs() {
       {"audit-capture-args", "",
        "write tool arguments (secret-looking values redacted, size capped) instead of a digest",
        true, [](C& c, const std::string& v) { return parseBool(v, c.auditCaptureArgs); }},
+      {"drift-policy", "alert",
+       "on a change of the server's tool definitions: alert (log, metric, audit) or block (also "
+       "refuse calls of changed or added tools until `mcp-sidecar drift accept`)",
+       false,
+       [](C& c, const std::string& v) -> Status {
+         if (v == "alert")
+           c.driftBlock = false;
+         else if (v == "block")
+           c.driftBlock = true;
+         else
+           return Status::error("expected alert or block");
+         return {};
+       }},
+      {"drift-baseline", "", "the expected tool-manifest hash (sha256:HEX) instead of learning it",
+       false,
+       [](C& c, const std::string& v) -> Status {
+         c.driftBaseline = v;
+         return {};
+       }},
       {"trust-store", "", "YAML file of caller keys, reloaded when it changes", false,
        [](C& c, const std::string& v) -> Status {
          c.trustStore = v;

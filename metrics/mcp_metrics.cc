@@ -49,6 +49,17 @@ McpMetrics::McpMetrics() : registry_(std::make_shared<prometheus::Registry>()) {
                    .Name("mcp_sidecar_request_duration_seconds")
                    .Help("Time from an MCP request's arrival to its final answer, by method.")
                    .Register(*registry_);
+  drift_ = &prometheus::BuildCounter()
+                .Name("mcp_sidecar_drift_events_total")
+                .Help("Changes of the server's tool definitions against the baseline, by "
+                      "severity (docs/drift.md).")
+                .Register(*registry_);
+  for (const char* sev : {"critical", "warning", "info"})
+    drift_->Add({{"severity", sev}}); // present at 0 from the start, so alerts can use rate()
+}
+
+void McpMetrics::driftEvent(std::string_view severity) {
+  drift_->Add({{"severity", std::string(severity)}}).Increment();
 }
 
 void McpMetrics::setTools(const std::vector<std::string>& names) {

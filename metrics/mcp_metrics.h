@@ -33,6 +33,9 @@ public:
   void observe(std::string_view method, std::string_view tool, std::string_view outcome,
                double seconds);
 
+  // A drift event of `severity` (critical, warning, info).
+  void driftEvent(std::string_view severity);
+
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
 private:
@@ -41,6 +44,7 @@ private:
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* requests_;
   prometheus::Family<prometheus::Histogram>* duration_;
+  prometheus::Family<prometheus::Counter>* drift_;
   std::mutex mu_;
   std::set<std::string, std::less<>> tools_;
 };
