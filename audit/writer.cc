@@ -19,6 +19,13 @@
 
 namespace sidecar::audit {
 
+namespace {
+// The writer is woken by the first record of a batch and by the kWakeBatch-th; in between it
+// gathers for up to kGather (see run()).
+constexpr size_t kWakeBatch = 128;
+constexpr std::chrono::milliseconds kGather{2};
+} // namespace
+
 // Where the chain continues, found by open() in the existing trail.
 struct AuditWriter::Resume {
   uint64_t nextSeq = 1;
@@ -246,9 +253,12 @@ bool AuditWriter::append(AuditRecord record) {
     recordsLost_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
+  bool wake = queue_.empty();
   queue_.push_back(std::move(record));
+  wake = wake || queue_.size() == kWakeBatch;
   lock.unlock();
-  cvWork_.notify_one();
+  if (wake)
+    cvWork_.notify_one();
   return true;
 }
 
@@ -264,9 +274,12 @@ AppendResult AuditWriter::tryAppend(AuditRecord& record) {
   }
   if (record.ts.empty())
     record.ts = rfc3339Now();
+  bool wake = queue_.empty();
   queue_.push_back(std::move(record));
+  wake = wake || queue_.size() == kWakeBatch;
   lock.unlock();
-  cvWork_.notify_one();
+  if (wake)
+    cvWork_.notify_one();
   return AppendResult::Queued;
 }
 
@@ -338,6 +351,14 @@ void AuditWriter::run() {
         cvWork_.wait(lock, ready);
       else
         cvWork_.wait_until(lock, deadline, ready);
+      // Gather: a few records arriving one by one would otherwise cost a thread switch each
+      // (appenders wake the writer only for the first record and for a full batch). Records wait
+      // at most kGather here, well inside the group-commit interval.
+      if (!writeFailing_ && !queue_.empty() && queue_.size() < kWakeBatch && !stopRequested_ &&
+          flushAsked_ <= flushSeen_)
+        cvWork_.wait_until(lock, Clock::now() + kGather, [&] {
+          return queue_.size() >= kWakeBatch || stopRequested_ || flushAsked_ > flushSeen_;
+        });
       if (stopRequested_ && !stopSeen_) {
         stopSeen_ = true;
         stopDeadline_ = Clock::now() + options_.stopTimeout;

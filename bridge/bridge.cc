@@ -501,7 +501,7 @@ struct Bridge::Impl {
     if (opt.drift && m.method == "tools/call" && opt.drift->blocks(m.toolName)) {
       if (opt.mcp)
         opt.mcp->observe(m.method, m.toolName, "rejected", -1);
-      refuse(in, 403, kDriftBlocked, "Tool definition changed (drift)", "tool_drift_blocked",
+      refuse(in, 409, kDriftBlocked, "Tool definition changed (drift)", "tool_drift_blocked",
              "the definition of tool '" + m.toolName +
                  "' changed since the baseline (--drift-policy block); an operator must review "
                  "it and run `mcp-sidecar drift accept`");

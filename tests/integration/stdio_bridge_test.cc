@@ -696,7 +696,7 @@ TEST_F(StdioBridgeTest, ToolDefinitionDriftIsReportedAndBlockedUntilAccepted) {
   EXPECT_NE(sidecar_->proc().stderrText().find("tool definitions changed (drift)"),
             std::string::npos);
   Response blocked = echo("during");
-  EXPECT_EQ(blocked.status, 403) << blocked.summary();
+  EXPECT_EQ(blocked.status, 409) << blocked.summary();
   EXPECT_NE(blocked.body.find("-31007"), std::string::npos) << blocked.body;
   EXPECT_NE(blocked.body.find("drift accept"), std::string::npos) << blocked.body;
 
