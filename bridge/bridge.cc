@@ -1078,13 +1078,16 @@ struct Bridge::Impl {
     log::info("MCP server initialized", {{"server", opt.name},
                                          {"protocol_version", version},
                                          {"pid", static_cast<long>(ch.proc->pid())}});
-    // Sessions start once the tools are known, so that the first call is already checked for
-    // drift and labelled in the metrics.
+    // The bridge reads the tools at once (metrics labels, drift). Under --drift-policy block,
+    // sessions start only once they are known, so that no call reaches a changed tool unchecked;
+    // otherwise sessions do not wait for it (a cold server's first tools/list can take tens of
+    // milliseconds), and a call that overtakes the list is labelled `other`.
     ch.tools.clear();
-    ch.listing = ch.hasTools && (opt.mcp || opt.drift);
-    if (ch.listing)
+    bool ask = ch.hasTools && (opt.mcp || opt.drift);
+    ch.listing = ask && opt.drift && opt.drift->policy() == drift::DriftPolicy::Block;
+    if (ask)
       askTools(ch, {});
-    else
+    if (!ch.listing)
       releaseWaiting(ch);
   }
 
@@ -1162,18 +1165,21 @@ struct Bridge::Impl {
   // ---- drift ----
 
   void driftReported(const drift::DriftReport& report) {
-    const char* severity = drift::severityName(report.severity());
+    const char* severity = drift::riskSeverity(report);
     log::warn("the MCP server's tool definitions changed (drift)",
               {{"server", opt.name},
                {"severity", severity},
+               {"change_severity", drift::severityName(report.severity())},
+               {"added", joined(report.tools(drift::ChangeKind::Added))},
+               {"removed", joined(report.tools(drift::ChangeKind::Removed))},
+               {"changed", joined(report.tools(drift::ChangeKind::Changed))},
                {"summary", report.summary()},
                {"baseline", report.baselineHash},
                {"current", report.currentHash},
                {"policy", drift::policyName(opt.drift->policy())},
                {"hint", "review the change, then accept it: mcp-sidecar drift accept"}});
     if (opt.mcp)
-      for (drift::Severity ev : report.events())
-        opt.mcp->driftEvent(drift::severityName(ev));
+      opt.mcp->driftEvent(severity);
     if (opt.audit) {
       audit::AuditRecord r;
       r.kind = audit::RecordKind::Drift;
@@ -1183,6 +1189,13 @@ struct Bridge::Impl {
       opt.audit->append(std::move(r));
     }
     publishDrift();
+  }
+
+  static std::string joined(const std::vector<std::string>& names) {
+    std::string out;
+    for (const std::string& n : names)
+      out += (out.empty() ? "" : ",") + n;
+    return out;
   }
 
   void acceptDrift() {

@@ -1,6 +1,7 @@
 #include "drift/report.h"
 
 #include <algorithm>
+#include <cctype>
 #include <optional>
 #include <set>
 
@@ -421,6 +422,31 @@ DriftReport comparePinned(std::string_view pinned, const ToolManifest& current) 
   r.currentHash = current.hash();
   r.detailed = false;
   return r;
+}
+
+const char* riskSeverity(const DriftReport& report) {
+  static constexpr std::string_view kRisky[] = {
+      "exec",      "shell",      "command",    "spawn", "eval",  "file",    "fs",
+      "read_file", "write_file", "delete",     "http",  "fetch", "request", "network",
+      "socket",    "secret",     "credential", "token", "env"};
+  if (!report.detailed || !report.unreadable.empty())
+    return "high";
+  bool removedOrChanged = false;
+  for (const ToolChange& c : report.changes) {
+    if (c.kind == ChangeKind::Removed) {
+      removedOrChanged = true;
+      continue;
+    }
+    if (c.kind == ChangeKind::Changed)
+      removedOrChanged = true;
+    std::string name;
+    for (char ch : c.tool)
+      name.push_back(static_cast<char>(tolower(static_cast<unsigned char>(ch))));
+    for (std::string_view token : kRisky)
+      if (name.find(token) != std::string::npos)
+        return "high";
+  }
+  return removedOrChanged ? "medium" : "low";
 }
 
 } // namespace sidecar::drift

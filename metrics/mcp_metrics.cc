@@ -52,9 +52,9 @@ McpMetrics::McpMetrics() : registry_(std::make_shared<prometheus::Registry>()) {
   drift_ = &prometheus::BuildCounter()
                 .Name("mcp_sidecar_drift_events_total")
                 .Help("Changes of the server's tool definitions against the baseline, by "
-                      "severity (docs/drift.md).")
+                      "severity: high, medium, low (docs/drift.md).")
                 .Register(*registry_);
-  for (const char* sev : {"critical", "warning", "info"})
+  for (const char* sev : {"high", "medium", "low"})
     drift_->Add({{"severity", sev}}); // present at 0 from the start, so alerts can use rate()
 }
 

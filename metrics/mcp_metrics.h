@@ -33,7 +33,7 @@ public:
   void observe(std::string_view method, std::string_view tool, std::string_view outcome,
                double seconds);
 
-  // A drift event of `severity` (critical, warning, info).
+  // A drift report of `severity` (high, medium, low: drift::riskSeverity).
   void driftEvent(std::string_view severity);
 
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }

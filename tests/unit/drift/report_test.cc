@@ -248,3 +248,32 @@ TEST(DriftReportTest, SummaryStaysBounded) {
 
 } // namespace
 } // namespace sidecar::drift
+
+namespace sidecar::drift {
+namespace {
+
+// aim-wire.md §11.3: high when an added or changed tool's name has a risky token, medium for
+// other changes and removals, low for additions only.
+TEST(DriftRiskSeverityTest, FollowsAimsRule) {
+  ToolManifest base = manifestOf({tool("echo"), tool("get-sum")});
+  EXPECT_STREQ(
+      riskSeverity(compare(base, manifestOf({tool("echo"), tool("get-sum"), tool("add-numbers")}))),
+      "low");
+  EXPECT_STREQ(riskSeverity(compare(base, manifestOf({tool("echo")}))), "medium");
+  EXPECT_STREQ(riskSeverity(compare(base, manifestOf({tool("echo", "new text"), tool("get-sum")}))),
+               "medium");
+  EXPECT_STREQ(
+      riskSeverity(compare(base, manifestOf({tool("echo"), tool("get-sum"), tool("Read_File")}))),
+      "high")
+      << "an added tool named like file access";
+  ToolManifest withFetch = manifestOf({tool("echo"), tool("fetch-url")});
+  EXPECT_STREQ(riskSeverity(compare(withFetch, manifestOf({tool("echo"), tool("fetch-url", "x")}))),
+               "high");
+  EXPECT_STREQ(riskSeverity(compare(withFetch, manifestOf({tool("echo")}))), "medium")
+      << "a removal is medium even for a risky name";
+  EXPECT_STREQ(riskSeverity(comparePinned("sha256:" + std::string(64, '0'), base)), "high")
+      << "a change that cannot be described";
+}
+
+} // namespace
+} // namespace sidecar::drift
