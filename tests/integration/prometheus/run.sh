@@ -133,9 +133,11 @@ send() {
 }
 
 # A mix of JSON-RPC POSTs, plain GETs, one refused body and one upstream 5xx answer.
+sent_ping=0
 send_batch() {
   local i
   for ((i = 1; i <= 3; i++)); do
+    sent_ping=$((sent_ping + 1))
     send 200 -X POST -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
       --data "{\"jsonrpc\":\"2.0\",\"id\":$i,\"method\":\"ping\",\"params\":{}}" "http://$listen/mcp"
   done
@@ -153,7 +155,9 @@ say "first batch sent: 2xx=$sent_2xx 4xx=$sent_4xx 5xx=$sent_5xx"
 curl -sS --max-time "$(scaled 10)" -o "$work/metrics.txt" "http://$admin/metrics" ||
   fail "GET http://$admin/metrics failed"
 for family in mcp_sidecar_build_info mcp_sidecar_upstream_up mcp_sidecar_http_responses_total \
-  mcp_sidecar_http_request_duration_seconds; do
+  mcp_sidecar_http_request_duration_seconds mcp_sidecar_requests_total \
+  mcp_sidecar_request_duration_seconds mcp_sidecar_audit_records_total \
+  mcp_sidecar_audit_write_errors_total mcp_sidecar_drift_events_total; do
   grep -q "^# TYPE $family " "$work/metrics.txt" || fail "/metrics has no '# TYPE $family' line"
 done
 if ! lint=$(promtool check metrics <"$work/metrics.txt" 2>&1); then
@@ -286,6 +290,19 @@ responses_2xx=$(wait_for_value 'sum(mcp_sidecar_http_responses_total{code="2xx"}
 say "sum(mcp_sidecar_http_responses_total{code=\"2xx\"}) = $responses_2xx (sent $sent_2xx)"
 [ "$responses_2xx" = "$sent_2xx" ] ||
   fail "sum(mcp_sidecar_http_responses_total{code=\"2xx\"}) = '$responses_2xx', expected $sent_2xx"
+
+# The MCP view of the same traffic: each JSON-RPC ping answered by the upstream, read as it
+# passed, counted by method and outcome; the 413 was refused before any JSON-RPC was read.
+pings=$(wait_for_value 'sum(mcp_sidecar_requests_total{method="ping",outcome="ok"})' "$sent_ping" "$(scaled 30)")
+say "sum(mcp_sidecar_requests_total{method=\"ping\",outcome=\"ok\"}) = $pings (sent $sent_ping)"
+[ "$pings" = "$sent_ping" ] ||
+  fail "sum(mcp_sidecar_requests_total{method=\"ping\",outcome=\"ok\"}) = '$pings', expected $sent_ping"
+timed=$(query_value 'sum(mcp_sidecar_request_duration_seconds_count{method="ping"})')
+[ "$timed" = "$sent_ping" ] ||
+  fail "sum(mcp_sidecar_request_duration_seconds_count{method=\"ping\"}) = '$timed', expected $sent_ping"
+audited=$(query_value 'mcp_sidecar_audit_records_total')
+[ -n "$audited" ] && [ "$audited" != empty ] && [ "${audited%%.*}" -ge 1 ] ||
+  fail "mcp_sidecar_audit_records_total = '$audited', expected at least the start record"
 
 responses_4xx=$(query_value 'sum(mcp_sidecar_http_responses_total{code="4xx"})')
 say "sum(mcp_sidecar_http_responses_total{code=\"4xx\"}) = $responses_4xx (sent $sent_4xx)"
