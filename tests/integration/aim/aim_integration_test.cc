@@ -42,6 +42,7 @@
 #include "tests/support/fake_aim/fake_aim_process.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
 #include "verifier/keys.h"
 
 namespace sidecar::aim {
@@ -56,21 +57,9 @@ using test::FakeAimRequest;
 
 constexpr const char* kApiKey = "aim_live_c2lkZWNhci10ZXN0LWtleS0wMDAwMDAwMDAwMDAwMDA";
 
-class TempDir {
+class TempDir : public sidecar::test::TempDir {
 public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "aim-it-XXXXXX").string();
-    EXPECT_NE(::mkdtemp(tmpl.data()), nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
-private:
-  std::string path_;
+  TempDir() : sidecar::test::TempDir("aim-it") {}
 };
 
 bool waitFor(const std::function<bool()>& condition, milliseconds timeout = seconds(15)) {

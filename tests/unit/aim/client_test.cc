@@ -13,27 +13,16 @@
 #include <thread>
 
 #include "aim/client.h"
+#include "tests/support/temp_dir.h"
 
 namespace sidecar::aim {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
+class TempDir : public sidecar::test::TempDir {
 public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "aim-client-test-XXXXXX").string();
-    EXPECT_NE(::mkdtemp(tmpl.data()), nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
-private:
-  std::string path_;
+  TempDir() : sidecar::test::TempDir("aim-client-test") {}
 };
 
 AimOptions baseOptions(const std::string& stateDir) {

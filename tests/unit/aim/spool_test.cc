@@ -9,27 +9,16 @@
 #include <string>
 
 #include "aim/spool.h"
+#include "tests/support/temp_dir.h"
 
 namespace sidecar::aim {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
+class TempDir : public sidecar::test::TempDir {
 public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "aim-spool-test-XXXXXX").string();
-    EXPECT_NE(::mkdtemp(tmpl.data()), nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
-private:
-  std::string path_;
+  TempDir() : sidecar::test::TempDir("aim-spool-test") {}
 };
 
 SpoolPtr openSpool(const std::string& dir, uint64_t maxBytes = 1 << 20) {

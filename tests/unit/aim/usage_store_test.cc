@@ -11,27 +11,16 @@
 #include <vector>
 
 #include "aim/usage_store.h"
+#include "tests/support/temp_dir.h"
 
 namespace sidecar::aim {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
+class TempDir : public sidecar::test::TempDir {
 public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "aim-usage-test-XXXXXX").string();
-    EXPECT_NE(::mkdtemp(tmpl.data()), nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
-private:
-  std::string path_;
+  TempDir() : sidecar::test::TempDir("aim-usage-test") {}
 };
 
 std::chrono::system_clock::time_point at(int64_t ms) {

@@ -19,6 +19,7 @@
 
 #include "audit/audit_verify.h"
 #include "audit/writer.h"
+#include "tests/support/temp_dir.h"
 #include "verifier/keys.h"
 
 namespace sidecar::audit::audit_test {
@@ -41,23 +42,9 @@ template <typename F> bool waitFor(F done, std::chrono::milliseconds timeout) {
   return true;
 }
 
-class TempDir {
+class TempDir : public sidecar::test::TempDir {
 public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "audit-test-XXXXXX").string();
-    char* made = ::mkdtemp(tmpl.data());
-    EXPECT_NE(made, nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-  const std::string& path() const { return path_; }
-
-private:
-  std::string path_;
+  TempDir() : sidecar::test::TempDir("audit-test") {}
 };
 
 struct TestKey {

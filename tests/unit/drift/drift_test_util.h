@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "drift/manifest.h"
+#include "tests/support/temp_dir.h"
 
 #ifndef SIDECAR_SOURCE_DIR
 #error "SIDECAR_SOURCE_DIR must name the source tree (target_compile_definitions)"
@@ -24,31 +25,9 @@
 
 namespace sidecar::drift::drift_test {
 
-class TempDir {
+class TempDir : public sidecar::test::TempDir {
 public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "drift-test-XXXXXX").string();
-    char* made = ::mkdtemp(tmpl.data());
-    EXPECT_NE(made, nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-  const std::string& path() const { return path_; }
-  // Names of the entries in the directory, sorted.
-  std::vector<std::string> entries() const {
-    std::vector<std::string> names;
-    for (const auto& e : std::filesystem::directory_iterator(path_))
-      names.push_back(e.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-
-private:
-  std::string path_;
+  TempDir() : sidecar::test::TempDir("drift-test") {}
 };
 
 inline std::string readFile(const std::string& path) {
