@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/version.h"
 #include "drift/detector.h"
+#include "mcp/jsonrpc.h"
 #include "metrics/mcp_metrics.h"
 #include "metrics/metrics.h"
 
@@ -50,38 +51,7 @@ bool supportedVersion(std::string_view v) {
 
 std::string rpcError(std::string_view id, int code, std::string_view message,
                      std::string_view reason, std::string_view detail) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  w.StartObject();
-  w.Key("jsonrpc");
-  w.String("2.0");
-  w.Key("id");
-  if (id.empty())
-    w.Null();
-  else
-    w.RawValue(id.data(), id.size(), rapidjson::kNumberType);
-  w.Key("error");
-  w.StartObject();
-  w.Key("code");
-  w.Int(code);
-  w.Key("message");
-  w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
-  if (!reason.empty() || !detail.empty()) {
-    w.Key("data");
-    w.StartObject();
-    if (!reason.empty()) {
-      w.Key("reason");
-      w.String(reason.data(), static_cast<rapidjson::SizeType>(reason.size()));
-    }
-    if (!detail.empty()) {
-      w.Key("detail");
-      w.String(detail.data(), static_cast<rapidjson::SizeType>(detail.size()));
-    }
-    w.EndObject();
-  }
-  w.EndObject();
-  w.EndObject();
-  return std::string(buf.GetString(), buf.GetSize());
+  return mcp::errorResponse(id, code, message, reason, detail);
 }
 
 std::string sseEvent(std::string_view json) {

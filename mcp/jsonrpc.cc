@@ -1,6 +1,8 @@
 #include "mcp/jsonrpc.h"
 
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 namespace sidecar::mcp {
 
@@ -38,6 +40,42 @@ std::vector<std::string> toolCallNames(std::string_view body) {
     collect(doc, out);
   }
   return out;
+}
+
+std::string errorResponse(std::string_view idJson, int code, std::string_view message,
+                          std::string_view reason, std::string_view detail) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  w.Key("jsonrpc");
+  w.String("2.0");
+  w.Key("id");
+  if (idJson.empty())
+    w.Null();
+  else
+    w.RawValue(idJson.data(), idJson.size(), rapidjson::kNumberType);
+  w.Key("error");
+  w.StartObject();
+  w.Key("code");
+  w.Int(code);
+  w.Key("message");
+  w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+  if (!reason.empty() || !detail.empty()) {
+    w.Key("data");
+    w.StartObject();
+    if (!reason.empty()) {
+      w.Key("reason");
+      w.String(reason.data(), static_cast<rapidjson::SizeType>(reason.size()));
+    }
+    if (!detail.empty()) {
+      w.Key("detail");
+      w.String(detail.data(), static_cast<rapidjson::SizeType>(detail.size()));
+    }
+    w.EndObject();
+  }
+  w.EndObject();
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
 }
 
 } // namespace sidecar::mcp

@@ -12,4 +12,10 @@ namespace sidecar::mcp {
 // contains).
 std::vector<std::string> toolCallNames(std::string_view body);
 
+// A JSON-RPC error response: {"jsonrpc":"2.0","id":<idJson, or null when empty>,"error":{"code",
+// "message","data":{"reason","detail"}}}; `data` and its members only when not empty. `idJson` is
+// the id's exact JSON text.
+std::string errorResponse(std::string_view idJson, int code, std::string_view message,
+                          std::string_view reason, std::string_view detail);
+
 } // namespace sidecar::mcp

@@ -4,6 +4,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "mcp/jsonrpc.h"
 #include "proxy/http_util.h"
 
 namespace sidecar::proxy {
@@ -71,44 +72,22 @@ std::string buildErrorResponse(SidecarError e, std::string_view reason, std::str
                                std::string_view requestBody, bool close,
                                std::string_view extraHeaders) {
   const ErrorInfo& info = errorInfo(e);
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  w.StartObject();
-  w.Key("jsonrpc");
-  w.String("2.0");
-  w.Key("id");
   std::string id = jsonRpcIdOf(requestBody);
-  w.RawValue(id.data(), id.size(), rapidjson::kNumberType);
-  w.Key("error");
-  w.StartObject();
-  w.Key("code");
-  w.Int(info.rpcCode);
-  w.Key("message");
-  w.String(info.message);
-  w.Key("data");
-  w.StartObject();
-  w.Key("reason");
-  w.String(reason.data(), static_cast<rapidjson::SizeType>(reason.size()));
-  if (!detail.empty()) {
-    w.Key("detail");
-    w.String(detail.data(), static_cast<rapidjson::SizeType>(detail.size()));
-  }
-  w.EndObject();
-  w.EndObject();
-  w.EndObject();
+  std::string body = mcp::errorResponse(id == "null" ? std::string_view() : std::string_view(id),
+                                        info.rpcCode, info.message, reason, detail);
 
   std::string out = "HTTP/1.1 ";
   appendUint(out, static_cast<uint64_t>(info.httpStatus));
   out += ' ';
   out += reasonPhrase(info.httpStatus);
   out += "\r\nContent-Type: application/json\r\nContent-Length: ";
-  appendUint(out, buf.GetSize());
+  appendUint(out, body.size());
   if (close)
     out += "\r\nConnection: close";
   out += "\r\n";
   out.append(extraHeaders);
   out += "\r\n";
-  out.append(buf.GetString(), buf.GetSize());
+  out += body;
   return out;
 }
 
