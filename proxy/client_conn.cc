@@ -421,7 +421,7 @@ void ClientConn::recordOperationAs(std::string_view outcome, std::string_view re
   r.reason = reason;
   r.latencyMs = seconds * 1000;
   r.bytesIn = parser_.body().size();
-  r.bytesOut = bytesOut_;
+  r.bytesOut = bytesOut_ + (batch_ ? batch_->bytes : 0); // with what is about to be flushed
   r.args = std::move(obs_.args());
   // Blocks this worker while the trail's queue is full: back-pressure, never a lost record.
   sh.audit->append(std::move(r));
@@ -704,11 +704,13 @@ void ClientConn::onUpstreamComplete() {
   upstreamPaused_ = false;
   if (respChunked_)
     batch().addOwned("0\r\n\r\n");
-  flush();
   if (observing_) {
+    // Recorded before the last bytes go out: a client that reads its answer and then asks
+    // /metrics (or reads the audit trail) finds the call counted.
     obs_.end();
     recordOperation();
   }
+  flush();
   finishExchange();
 }
 
