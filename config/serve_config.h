@@ -48,7 +48,7 @@ struct ServeConfig {
   uint32_t auditCheckpointEvery = 1000;
   uint64_t auditCheckpointIntervalMs = 10000;
   bool auditCaptureArgs = false;
-  bool driftBlock = false;  // --drift-policy block (default alert)
+  bool driftBlock = false;   // --drift-policy block (default alert)
   std::string driftBaseline; // --drift-baseline HASH: pin instead of learning
   std::vector<std::string> allowedHosts;
   std::vector<std::string> allowedOrigins;
