@@ -302,6 +302,14 @@ AimClient::~AimClient() {
   stop(milliseconds(0));
 }
 
+void AimClient::setRegistration(AgentRegistration agent, McpServerRegistration server) {
+  std::lock_guard<std::mutex> lock(stopMu_);
+  if (started_)
+    return;
+  options_.agent = std::move(agent);
+  options_.server = std::move(server);
+}
+
 void AimClient::start() {
   std::lock_guard<std::mutex> lock(stopMu_);
   if (started_)

@@ -169,6 +169,9 @@ public:
   // Starts the worker thread: registration, then heartbeats, usage reports, the shipper and the
   // revocation list. Call once.
   void start();
+  // Before start(): what to register, when it was not known at create() (the server's name and
+  // tools are learned from the upstream after the sidecar starts). Ignored after start().
+  void setRegistration(AgentRegistration agent, McpServerRegistration server);
 
   // Spools a final usage report if the totals changed since the last one, lets the shipper
   // deliver for up to `drain` (0: not at all) while the spool is not empty, then stops the
@@ -262,7 +265,7 @@ private:
   HttpRequest signedRequest(std::string method, const std::string& route, std::string body) const;
   std::string routeUrl(const std::string& route) const;
 
-  const AimOptions options_;
+  AimOptions options_; // const once start() has run
   std::string baseUrl_;    // without a trailing slash
   std::string pathPrefix_; // the base URL's path, signed as part of every target
   std::string instance_;   // random per process: approvals in the spool belong to one run

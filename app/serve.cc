@@ -17,12 +17,16 @@
 #include <memory>
 #include <vector>
 
+#include "aim/client.h"
+#include "app/aim_policy.h"
 #include "app/identity.h"
 #include "audit/writer.h"
 #include "bridge/bridge.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/version.h"
+#include "discovery/catalog.h"
+#include "discovery/endpoints.h"
 #include "drift/detector.h"
 #include "metrics/mcp_metrics.h"
 #include "metrics/metrics.h"
@@ -50,6 +54,15 @@ struct Server {
   std::shared_ptr<metrics::McpMetrics> mcp = std::make_shared<metrics::McpMetrics>();
   std::unique_ptr<drift::DriftDetector> drift; // used on the bridge's thread
   std::unique_ptr<bridge::Bridge> bridge;      // a stdio upstream
+  // What the server says of itself (capabilities document), and the endpoints that serve it.
+  std::unique_ptr<discovery::Catalog> catalog;
+  std::unique_ptr<discovery::Endpoints> endpoints;
+  std::unique_ptr<aim::AimClient> aim; // null: AIM off
+  std::unique_ptr<AimPolicy> policy;   // null: neither AIM nor --gate
+  std::string publicUrl;
+  uv_timer_t aimStart; // registration waits (a little) for the server's name and tools
+  bool aimStartActive = false;
+  uint64_t aimWaitSinceNs = 0;
   uv_timer_t trustWatch;
   bool watching = false;
   // What the trust store file looked like when the store in force was read.
@@ -120,6 +133,43 @@ std::string statusJson(Server& s) {
   }
   w.Key("upstream_up");
   w.Bool(s.process.upstreamUp.load() == 1);
+  w.Key("public_url");
+  w.String(s.publicUrl.c_str());
+  w.Key("aim");
+  if (!s.aim) {
+    w.Null();
+  } else {
+    aim::AimStatus a = s.aim->status();
+    w.StartObject();
+    w.Key("state");
+    w.String(aim::stateName(a.state));
+    w.Key("agent_id");
+    w.String(a.agentId.c_str());
+    w.Key("mcp_server_id");
+    w.String(a.mcpServerId.c_str());
+    w.Key("verified");
+    w.Bool(a.serverVerified);
+    w.Key("agent_status");
+    w.String(a.agentStatus.c_str());
+    w.Key("trust_score");
+    if (a.trustScore < 0)
+      w.Null();
+    else
+      w.Double(a.trustScore);
+    w.Key("last_error");
+    w.String(a.lastError.c_str());
+    w.Key("spool_bytes");
+    w.Uint64(a.spoolBytes);
+    w.Key("spool_records");
+    w.Uint64(a.spoolRecords);
+    w.Key("dead_letters");
+    w.Uint64(a.deadLetters);
+    w.Key("pending_approvals");
+    w.Uint64(a.pendingApprovals);
+    w.Key("revoked_agents");
+    w.Uint64(a.revokedAgents);
+    w.EndObject();
+  }
   w.Key("workers");
   w.Uint(static_cast<unsigned>(s.workers.size()));
   w.Key("draining");
@@ -173,6 +223,19 @@ proxy::AdminResponse handleAdmin(Server& s, const proxy::RequestParser& req) {
       return {503, "application/json",
               "{\"ready\":false,\"reason\":\"the audit trail cannot be written (see the log): "
               "records wait in memory and callers are slowed\"}\n"};
+    std::string aimWhy;
+    if (s.aim && !s.aim->ready(&aimWhy)) {
+      rapidjson::StringBuffer buf;
+      rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+      w.StartObject();
+      w.Key("ready");
+      w.Bool(false);
+      w.Key("reason");
+      std::string why = "AIM spool: " + aimWhy;
+      w.String(why.c_str());
+      w.EndObject();
+      return {503, "application/json", std::string(buf.GetString(), buf.GetSize()) + "\n"};
+    }
     if (s.process.upstreamUp.load() != 1) {
       rapidjson::StringBuffer buf;
       rapidjson::Writer<rapidjson::StringBuffer> w(buf);
@@ -223,6 +286,47 @@ void closeMain(Server& s) {
   uv_close(reinterpret_cast<uv_handle_t*>(&s.drainTimer), nullptr);
   if (s.watching)
     uv_close(reinterpret_cast<uv_handle_t*>(&s.trustWatch), nullptr);
+  if (s.aimStartActive) {
+    s.aimStartActive = false;
+    uv_close(reinterpret_cast<uv_handle_t*>(&s.aimStart), nullptr);
+  }
+}
+
+// Registers with AIM once the server's name and tools are known, or after 15 s without them
+// (a server that lists no tools, or an HTTP upstream that never answers): AIM learns the tools
+// later from the capabilities document anyway.
+void startAim(Server& s) {
+  std::string name = s.catalog->serverName();
+  aim::AgentRegistration agent;
+  agent.name = name;
+  agent.displayName = name;
+  agent.description = "mcp-sidecar in front of the MCP server " + name;
+  agent.version = kVersion;
+  aim::McpServerRegistration server;
+  server.name = name;
+  server.description = "MCP server " + name + " behind mcp-sidecar";
+  server.url = s.publicUrl;
+  server.version = kVersion;
+  server.verificationUrl = s.publicUrl + "/.well-known/mcp/verify";
+  server.capabilities = s.catalog->toolNames();
+  log::info("registering with AIM",
+            {{"server_name", name},
+             {"public_url", s.publicUrl},
+             {"tools", static_cast<unsigned long long>(server.capabilities.size())}});
+  s.aim->setRegistration(std::move(agent), std::move(server));
+  s.aim->start();
+}
+
+void checkAimStart(uv_timer_t* t) {
+  auto* s = static_cast<Server*>(t->data);
+  bool waited = monoNowNs() - s->aimWaitSinceNs > 15'000'000'000ull;
+  if (!s->catalog->toolsKnown() && !waited)
+    return;
+  if (waited && !s->catalog->toolsKnown())
+    log::warn("registering with AIM before the MCP server listed its tools; AIM reads them "
+              "later from /.well-known/mcp/capabilities");
+  uv_timer_stop(t);
+  startAim(*s);
 }
 
 // The file's identity now (following symlinks); false when it cannot be read.
@@ -347,6 +451,20 @@ int runServe(const config::ServeConfig& cfg) {
              {"public_key", publicKey},
              {"fingerprint", verifier::fingerprint(identity->key.pub)}});
   {
+    discovery::ServerIdentity id;
+    id.name = cfg.serverName;
+    id.publicKeyBase64 = publicKey;
+    // DER SubjectPublicKeyInfo of an Ed25519 key: a fixed 12-byte prefix, then the raw key.
+    id.publicKeySpkiHex = "302a300506032b6570032100";
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (uint8_t b : identity->key.pub.bytes) {
+      id.publicKeySpkiHex += kHex[b >> 4];
+      id.publicKeySpkiHex += kHex[b & 15];
+    }
+    id.keyId = verifier::fingerprint(identity->key.pub);
+    s.catalog = std::make_unique<discovery::Catalog>(std::move(id));
+  }
+  {
     audit::AuditOptions ao;
     ao.path = cfg.auditLog.empty() ? cfg.stateDir + "/audit.ndjson" : cfg.auditLog;
     std::copy(identity->key.seed.begin(), identity->key.seed.end(), ao.signingKey.begin());
@@ -431,6 +549,9 @@ int runServe(const config::ServeConfig& cfg) {
     }
     s.drift = std::move(*detector);
     bo.drift = s.drift.get();
+    discovery::Catalog* catalog = s.catalog.get();
+    bo.onInitialized = [catalog](const std::string& r) { catalog->setInitializeResult(r); };
+    bo.onTools = [catalog](const std::string& tools) { catalog->setTools(tools); };
     s.bridge = std::make_unique<bridge::Bridge>(std::move(bo), s.process);
     std::string berr;
     if (!s.bridge->start(berr)) {
@@ -519,6 +640,67 @@ int runServe(const config::ServeConfig& cfg) {
   adminHp.port = adminPort;
   s.adminAddr = adminHp.str();
 
+  // The documents the sidecar serves itself, and AIM.
+  s.publicUrl = cfg.publicUrl.empty()
+                    ? "http://" + s.listenAddr + (s.bridge ? cfg.mcpPath : cfg.upstream->path)
+                    : cfg.publicUrl;
+  if (!cfg.aimUrl.empty()) {
+    aim::AimOptions ao;
+    ao.url = cfg.aimUrl;
+    ao.stateDir = cfg.stateDir;
+    ao.key = identity->key;
+    ao.agentId = cfg.aimAgentId;
+    ao.apiKey = cfg.aimApiKey;
+    ao.caFile = cfg.aimCaFile;
+    ao.server.name = cfg.serverName.empty() ? "mcp-server" : cfg.serverName; // set again at start
+    ao.server.url = s.publicUrl;
+    ao.heartbeatInterval = std::chrono::milliseconds(cfg.aimHeartbeatIntervalMs);
+    ao.usageInterval = std::chrono::milliseconds(cfg.aimUsageIntervalMs);
+    ao.revocationInterval = std::chrono::milliseconds(cfg.aimRevocationIntervalMs);
+    ao.spoolMaxBytes = cfg.spoolMaxBytes;
+    ao.retryMax = std::chrono::milliseconds(cfg.aimRetryMaxMs);
+    ao.retryInitial = std::min(ao.retryInitial, ao.retryMax);
+    ao.gateTimeout = std::chrono::milliseconds(cfg.gateTimeoutMs);
+    ao.userAgent = std::string("mcp-sidecar/") + kVersion;
+    auto client = aim::AimClient::create(std::move(ao));
+    if (!client.ok()) {
+      log::error("cannot start: AIM", {{"error", client.error()}});
+      for (int f : fds)
+        close(f);
+      close(*adminFd);
+      return 1;
+    }
+    s.aim = std::move(*client);
+  } else {
+    log::info("AIM is off (no --aim-url / AIM_URL): every local feature works; gated tools are "
+              "refused",
+              {{"gated_tools", static_cast<unsigned long long>(cfg.gate.size())}});
+  }
+  if (s.aim || !cfg.gate.empty()) {
+    s.policy = std::make_unique<AimPolicy>(s.aim.get(), cfg.gate,
+                                           std::chrono::milliseconds(cfg.gateTimeoutMs));
+    s.shared.policy = s.policy.get();
+  }
+  {
+    discovery::EndpointOptions eo;
+    std::string_view rest = std::string_view(s.publicUrl).substr(s.publicUrl.find("//") + 2);
+    eo.publicPath = rest.find('/') == std::string_view::npos ? "" : rest.substr(rest.find('/'));
+    aim::AimClient* client = s.aim.get();
+    verifier::PrivateKey key = identity->key;
+    eo.answerChallenge = [client, key](std::string_view body) -> Result<std::string> {
+      if (client)
+        return client->answerChallenge(body);
+      auto a = aim::answerChallenge(key, body);
+      if (!a.ok())
+        return a.status();
+      return std::move(a->body);
+    };
+    eo.verified = [client] { return client && client->serverVerified(); };
+    s.endpoints = std::make_unique<discovery::Endpoints>(
+        *s.catalog, verifier::AnswerSigner(identity->key), std::move(eo));
+    s.shared.local = s.endpoints.get();
+  }
+
   uv_loop_init(&s.loop);
   uv_async_init(&s.loop, &s.workerDone, [](uv_async_t* a) {
     auto* sv = static_cast<Server*>(a->data);
@@ -539,6 +721,8 @@ int runServe(const config::ServeConfig& cfg) {
   }
   s.metrics = std::make_unique<metrics::Metrics>(stats, &s.process);
   s.metrics->add(s.mcp->registry());
+  if (s.aim)
+    s.metrics->add(aimCollector(*s.aim));
 
   s.admin = std::make_unique<proxy::AdminServer>(
       &s.loop, *adminFd, [&s](const proxy::RequestParser& r) { return handleAdmin(s, r); });
@@ -582,6 +766,13 @@ int runServe(const config::ServeConfig& cfg) {
   uv_signal_start(&s.sigterm, onSignal, SIGTERM);
   uv_signal_start(&s.sigint, onSignal, SIGINT);
 
+  if (s.aim) {
+    uv_timer_init(&s.loop, &s.aimStart);
+    s.aimStart.data = &s;
+    s.aimWaitSinceNs = monoNowNs();
+    s.aimStartActive = true;
+    uv_timer_start(&s.aimStart, checkAimStart, 0, 200);
+  }
   if (s.gate) {
     uv_timer_init(&s.loop, &s.trustWatch);
     s.trustWatch.data = &s;
@@ -610,6 +801,11 @@ int runServe(const config::ServeConfig& cfg) {
     // The workers are done: stop the child the MCP way (stdin EOF, SIGTERM, SIGKILL).
     s.bridge->stop();
     s.bridge->join();
+  }
+  if (s.aim) {
+    // A final usage report, and a few seconds for the spool; what is left stays for next start.
+    log::info("stopping the AIM client: delivering what is spooled (up to 5 s)");
+    s.aim->stop(std::chrono::seconds(5));
   }
   // Last: everything that records has stopped. A final checkpoint seals the trail.
   s.audit->stop("shutdown");

@@ -165,6 +165,7 @@ struct Child {
   int64_t initId = 0;
   int64_t toolsListId = 0;        // the bridge's own tools/list in flight (0: none)
   drift::ToolManifest manifest;   // the pages of that tools/list so far
+  std::string toolsJson;          // the tools of those pages, JSON, comma-separated
   bool hasTools = false;          // the server declared the tools capability
   bool listing = false;           // the first tools/list after initialize is in flight
   std::vector<std::string> tools; // names gathered so far (pages)
@@ -1041,6 +1042,8 @@ struct Bridge::Impl {
     ch.version = version;
     ch.state = Child::State::Ready;
     ch.everReady = true;
+    if (opt.onInitialized)
+      opt.onInitialized(ch.initResult);
     ch.readyAtMs = now();
     ch.proc->send("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
     if (!ch.owner)
@@ -1053,7 +1056,7 @@ struct Bridge::Impl {
     // otherwise sessions do not wait for it (a cold server's first tools/list can take tens of
     // milliseconds), and a call that overtakes the list is labelled `other`.
     ch.tools.clear();
-    bool ask = ch.hasTools && (opt.mcp || opt.drift);
+    bool ask = ch.hasTools && (opt.mcp || opt.drift || opt.onTools);
     ch.listing = ask && opt.drift && opt.drift->policy() == drift::DriftPolicy::Block;
     if (ask)
       askTools(ch, {});
@@ -1071,10 +1074,11 @@ struct Bridge::Impl {
 
   // The bridge's own tools/list: the names label the metrics (anything else is "other").
   void askTools(Child& ch, const std::string& cursor) {
-    if (ch.state != Child::State::Ready || (!opt.mcp && !opt.drift))
+    if (ch.state != Child::State::Ready || (!opt.mcp && !opt.drift && !opt.onTools))
       return;
     if (cursor.empty()) {
       ch.tools.clear();
+      ch.toolsJson.clear();
       ch.manifest = drift::ToolManifest();
     }
     ch.toolsListId = nextId++;
@@ -1116,6 +1120,14 @@ struct Bridge::Impl {
         const auto& t = r["tools"][i];
         if (t.IsObject() && t.HasMember("name") && t["name"].IsString())
           ch.tools.emplace_back(t["name"].GetString(), t["name"].GetStringLength());
+        if (opt.onTools) {
+          rapidjson::StringBuffer buf;
+          rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+          t.Accept(w);
+          if (!ch.toolsJson.empty())
+            ch.toolsJson += ',';
+          ch.toolsJson.append(buf.GetString(), buf.GetSize());
+        }
       }
     if (r.HasMember("nextCursor") && r["nextCursor"].IsString() && ch.tools.size() < 100000) {
       askTools(ch, r["nextCursor"].GetString());
@@ -1123,6 +1135,8 @@ struct Bridge::Impl {
     }
     if (opt.mcp)
       opt.mcp->setTools(ch.tools);
+    if (opt.onTools)
+      opt.onTools("[" + ch.toolsJson + "]");
     if (opt.drift) {
       if (auto report = opt.drift->observe(ch.manifest))
         driftReported(*report);

@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -85,6 +86,11 @@ struct BridgeOptions {
   // Tool-definition drift (docs/drift.md): fed by the bridge's own tools/list, used on the
   // bridge's thread only.
   drift::DriftDetector* drift = nullptr;
+  // What the server says of itself, for the capabilities document (both optional; called on the
+  // bridge's thread): its InitializeResult (JSON text) after each initialize, and the whole tool
+  // list (a JSON array, every page merged) after each of the bridge's own tools/list.
+  std::function<void(const std::string& initializeResult)> onInitialized;
+  std::function<void(const std::string& toolsArray)> onTools;
 };
 
 class Bridge {

@@ -20,6 +20,9 @@ struct ServeOptions::Spec {
   bool isFlag; // boolean presence flag
   // Applies a raw value; returns an error text (what is allowed) or an ok Status.
   std::function<Status(ServeConfig&, const std::string&)> apply;
+  // A second environment variable read when MCP_SIDECAR_<NAME> is unset (AIM_URL, the name
+  // AIM's own guide uses); nullptr = none.
+  const char* altEnv = nullptr;
 };
 
 namespace {
@@ -365,6 +368,71 @@ std::vector<ServeOptions::Spec> makeSpecs() {
          c.driftBaseline = v;
          return {};
        }},
+      {"gate", "", "tools whose calls need AIM approval first, comma-separated (without AIM "
+       "they are refused with -31003)", false,
+       [](C& c, const std::string& v) -> Status {
+         c.gate = splitList(v);
+         return {};
+       }},
+      {"gate-timeout", "300", "how long a pending AIM approval may hold a gated call", false,
+       duration([](C& c, uint64_t v) { c.gateTimeoutMs = v; })},
+      {"server-name", "the upstream's serverInfo.name",
+       "the server's name in the capabilities document and at AIM", false,
+       [](C& c, const std::string& v) -> Status {
+         c.serverName = v;
+         return {};
+       }},
+      {"public-url", "http://<listen><mcp-path>",
+       "the URL by which callers and AIM reach this sidecar's MCP endpoint", false,
+       [](C& c, const std::string& v) -> Status {
+         if (!v.starts_with("http://") && !v.starts_with("https://"))
+           return Status::error("expected an http:// or https:// URL, e.g. "
+                                "https://files.example.com/mcp");
+         c.publicUrl = v;
+         while (c.publicUrl.size() > 8 && c.publicUrl.back() == '/')
+           c.publicUrl.pop_back();
+         return {};
+       }},
+      {"aim-url", "AIM_URL, else none (AIM off)", "the AIM platform, e.g. https://aim.example.com",
+       false,
+       [](C& c, const std::string& v) -> Status {
+         if (!v.empty() && !v.starts_with("http://") && !v.starts_with("https://"))
+           return Status::error("expected an http:// or https:// URL of the AIM platform");
+         c.aimUrl = v;
+         return {};
+       },
+       "AIM_URL"},
+      {"aim-agent-id", "kept in <state-dir>/aim/ after the first registration",
+       "the AIM agent the sidecar's key is registered under", false,
+       [](C& c, const std::string& v) -> Status {
+         c.aimAgentId = v;
+         return {};
+       }},
+      {"aim-api-key", "AIM_API_KEY",
+       "AIM API key, used once to register the agent when no agent id is known", false,
+       [](C& c, const std::string& v) -> Status {
+         c.aimApiKey = v;
+         return {};
+       },
+       "AIM_API_KEY"},
+      {"aim-ca-file", "the system store", "CA bundle for AIM's TLS certificate", false,
+       [](C& c, const std::string& v) -> Status {
+         c.aimCaFile = v;
+         return {};
+       }},
+      {"aim-heartbeat-interval", "30", "time between heartbeats to AIM", false,
+       duration([](C& c, uint64_t v) { c.aimHeartbeatIntervalMs = v; })},
+      {"aim-usage-interval", "60", "time between usage reports to AIM", false,
+       duration([](C& c, uint64_t v) { c.aimUsageIntervalMs = v; })},
+      {"aim-revocation-interval", "300",
+       "time between reads of AIM's revocation list (AIM caches it for 300 s)", false,
+       duration([](C& c, uint64_t v) { c.aimRevocationIntervalMs = v; })},
+      {"aim-retry-max", "60",
+       "longest wait between retries of an AIM call (backoff from 1 s, doubling, with jitter)",
+       false, duration([](C& c, uint64_t v) { c.aimRetryMaxMs = v < 1000 ? 1000 : v; })},
+      {"spool-max-bytes", "256MiB",
+       "disk spool for what AIM must learn; near the bound, /readyz fails", false,
+       size([](C& c, uint64_t v) { c.spoolMaxBytes = v; }, 1 << 20)},
       {"trust-store", "", "YAML file of caller keys, reloaded when it changes", false,
        [](C& c, const std::string& v) -> Status {
          c.trustStore = v;
@@ -560,6 +628,9 @@ ServeOptions::resolve(const std::function<const char*(const char*)>& getenv) con
     } else if (const char* e = getenv(envName(s.name).c_str())) {
       value = e;
       where = "environment variable " + envName(s.name);
+    } else if (const char* a = s.altEnv ? getenv(s.altEnv) : nullptr) {
+      value = a;
+      where = std::string("environment variable ") + s.altEnv;
     } else if (auto it = file.find(fileKey(s.name)); it != file.end()) {
       value = it->second;
       where = "key " + fileKey(s.name) + " in " + configPath;

@@ -50,6 +50,20 @@ struct ServeConfig {
   bool auditCaptureArgs = false;
   bool driftBlock = false;   // --drift-policy block (default alert)
   std::string driftBaseline; // --drift-baseline HASH: pin instead of learning
+  // AIM (docs/aim.md). aimUrl empty = AIM off; every local feature keeps working.
+  std::vector<std::string> gate; // --gate: tools whose calls need AIM approval first
+  uint64_t gateTimeoutMs = 300000;
+  std::string serverName; // empty: the upstream's own serverInfo.name
+  std::string publicUrl;  // empty: http://<listen><mcp-path>
+  std::string aimUrl;
+  std::string aimAgentId;
+  std::string aimApiKey;
+  std::string aimCaFile;
+  uint64_t aimHeartbeatIntervalMs = 30000;
+  uint64_t aimUsageIntervalMs = 60000;
+  uint64_t aimRevocationIntervalMs = 300000;
+  uint64_t aimRetryMaxMs = 60000;
+  uint64_t spoolMaxBytes = 256ull << 20;
   std::vector<std::string> allowedHosts;
   std::vector<std::string> allowedOrigins;
   uint64_t maxBody = 4 << 20;

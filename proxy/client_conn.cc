@@ -105,6 +105,16 @@ void ClientConn::close() {
     upstream_->abort();
     upstream_ = nullptr;
   }
+  if (!verificationId_.empty()) {
+    worker_.shared().policy->executed(verificationId_, false,
+                                      "the caller's connection closed before the answer was sent");
+    verificationId_.clear();
+  }
+  if (approvalToken_) {
+    worker_.stopAwaiting(approvalToken_);
+    worker_.shared().policy->cancelApproval(approvalId_);
+    approvalToken_ = 0;
+  }
   if (bridgeToken_) {
     bridge::Call cancel;
     cancel.op = bridge::Call::Op::Cancel;
@@ -275,6 +285,12 @@ void ClientConn::startExchange() {
   retried_ = false;
   if (!admit())
     return;
+  if (worker_.shared().policy && !applyPolicy())
+    return;
+  forward();
+}
+
+void ClientConn::forward() {
   if (worker_.shared().bridge) {
     bridgeExchange();
     return;
@@ -320,6 +336,8 @@ bool ClientConn::admit() {
   verdict_ = nullptr;
   // Before authentication: a rebinding attempt gets its 403 whatever it carries.
   if (!checkHostOrigin())
+    return false;
+  if (answerLocally())
     return false;
   SignatureGate* gate = worker_.shared().gate;
   if (!gate)
@@ -392,7 +410,129 @@ bool ClientConn::admit() {
       return false;
     }
   }
+  CallPolicy* policy = worker_.shared().policy;
+  if (v.key && !v.key->aimAgentId.empty() && policy && policy->revoked(v.key->aimAgentId)) {
+    worker_.mutableStats().toolDenials.inc();
+    if (worker_.warnLimiter().allow(monoNowNs(), suppressed))
+      log::warn(monitor ? "caller revoked at AIM (monitor mode: forwarded anyway)"
+                        : "caller revoked at AIM",
+                {{"client", peer_},
+                 {"key_id", v.keyId},
+                 {"aim_agent_id", v.key->aimAgentId},
+                 {"suppressed", static_cast<unsigned long long>(suppressed)}});
+    if (!monitor) {
+      recordRejection("agent_revoked", verifier::profileName(v.profile));
+      failRequest(SidecarError::ForbiddenByPolicy,
+                  "caller '" + v.keyId + "' belongs to AIM agent " + v.key->aimAgentId +
+                      ", which AIM has revoked",
+                  false, "agent_revoked");
+      return false;
+    }
+  }
   return true;
+}
+
+bool ClientConn::answerLocally() {
+  LocalEndpoints* local = worker_.shared().local;
+  if (!local)
+    return false;
+  std::string_view url = parser_.url();
+  std::string_view path = url.substr(0, url.find('?'));
+  std::string_view method = parser_.methodName();
+  if (!local->serves(method, path))
+    return false;
+  verdict_ = "exempt";
+  LocalAnswer a =
+      local->answer(method, path, parser_.body(), parser_.header("x-mcp-nonce").value_or(""),
+                    parser_.header("x-mcp-signature").value_or(""));
+  status_ = a.status;
+  bool closeAfter = !parser_.keepAlive() || draining_ || worker_.draining();
+  std::string head = "HTTP/1.1 " + std::to_string(a.status) + " " + reasonPhrase(a.status) + "\r\n";
+  head += a.headers;
+  head += "Content-Length: " + std::to_string(a.body.size()) + "\r\n";
+  if (closeAfter)
+    head += "Connection: close\r\n";
+  head += "\r\n";
+  bytesOut_ = head.size() + (parser_.method() == HTTP_HEAD ? 0 : a.body.size());
+  if (parser_.method() != HTTP_HEAD)
+    head += a.body;
+  writeOwned(std::move(head));
+  respKeepAlive_ = !closeAfter;
+  flush();
+  finishExchange();
+  return true;
+}
+
+bool ClientConn::applyPolicy() {
+  CallPolicy& policy = *worker_.shared().policy;
+  if (parser_.method() != HTTP_POST)
+    return true;
+  std::vector<std::string> tools = mcp::toolCallNames(parser_.body());
+  if (tools.empty())
+    return true;
+  size_t gatedCount = 0;
+  for (const std::string& t : tools)
+    if (policy.gated(t)) {
+      ++gatedCount;
+      gatedTool_ = t;
+    }
+  if (gatedCount == 0) {
+    for (const std::string& t : tools)
+      policy.toolCalled(t);
+    return true;
+  }
+  if (gatedCount > 1 || tools.size() > 1) {
+    recordRejection("approval_denied", "");
+    failRequest(SidecarError::ApprovalRequired,
+                "a gated tool (--gate) is approved one call at a time: send '" + gatedTool_ +
+                    "' in a request of its own, not in a batch",
+                false);
+    return false;
+  }
+  // The request stays read and parked; the decision arrives through the worker's mailbox.
+  approvalToken_ = worker_.awaitApproval(this);
+  bridge::Mailbox<Worker::Approval>* box = worker_.approvalBox();
+  uint64_t token = approvalToken_;
+  std::string callId = "w" + std::to_string(token) + "-" + std::to_string(monoNowNs());
+  auto id = policy.requestApproval(gatedTool_, callId, callerId_, [box, token](ApprovalOutcome o) {
+    box->post(Worker::Approval{token, std::move(o)});
+  });
+  if (!id.ok()) {
+    worker_.stopAwaiting(approvalToken_);
+    approvalToken_ = 0;
+    recordRejection("approval_denied", "");
+    failRequest(SidecarError::ApprovalRequired, id.error(), false);
+    return false;
+  }
+  approvalId_ = *id;
+  log::info("gated tool call waiting for AIM's approval",
+            {{"client", peer_}, {"tool", gatedTool_}, {"caller", callerId_}});
+  return false;
+}
+
+void ClientConn::onApproval(ApprovalOutcome outcome) {
+  approvalToken_ = 0;
+  approvalId_ = 0;
+  if (closeStarted_)
+    return;
+  if (!outcome.approved) {
+    uint64_t suppressed = 0;
+    if (worker_.warnLimiter().allow(monoNowNs(), suppressed))
+      log::warn("gated tool call refused",
+                {{"client", peer_},
+                 {"tool", gatedTool_},
+                 {"caller", callerId_},
+                 {"reason", outcome.reason},
+                 {"suppressed", static_cast<unsigned long long>(suppressed)}});
+    recordRejection("approval_denied", "");
+    failRequest(SidecarError::ApprovalRequired, outcome.reason, false);
+    return;
+  }
+  log::info("gated tool call approved by AIM",
+            {{"client", peer_}, {"tool", gatedTool_}, {"verification_id", outcome.verificationId}});
+  verificationId_ = std::move(outcome.verificationId);
+  worker_.shared().policy->toolCalled(gatedTool_);
+  forward();
 }
 
 void ClientConn::recordOperation() {
@@ -781,6 +921,12 @@ void ClientConn::failRequest(SidecarError e, std::string_view detail, bool close
 }
 
 void ClientConn::finishExchange() {
+  if (!verificationId_.empty()) {
+    bool ok = status_ >= 200 && status_ < 300;
+    worker_.shared().policy->executed(verificationId_, ok,
+                                      ok ? std::string() : "HTTP " + std::to_string(status_));
+    verificationId_.clear();
+  }
   metrics::WorkerStats& st = worker_.mutableStats();
   if (status_ >= 100 && status_ < 600)
     st.responsesByClass[static_cast<size_t>(status_ / 100)].inc();

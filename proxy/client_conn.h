@@ -17,6 +17,7 @@
 
 #include "bridge/bridge.h"
 #include "mcp/exchange_observer.h"
+#include "proxy/hooks.h"
 #include "proxy/deadline_timer.h"
 #include "proxy/request_parser.h"
 #include "proxy/sidecar_error.h"
@@ -44,6 +45,8 @@ public:
 
   // An answer part from the stdio bridge (worker thread).
   void onBridgeReply(bridge::Reply& r);
+  // AIM's decision on the gated call this connection holds (worker thread).
+  void onApproval(ApprovalOutcome outcome);
 
   // UpstreamSink
   void onUpstreamHead(const ResponseHead& head) override;
@@ -64,6 +67,12 @@ private:
   bool admit();
   // DNS-rebinding protection (--allowed-hosts, --allowed-origins); false when answered 403.
   bool checkHostOrigin();
+  // A document the sidecar serves itself (proxy/hooks.h); true when answered here.
+  bool answerLocally();
+  // Gated tools and usage (CallPolicy); false when the call waits for approval or was refused.
+  bool applyPolicy();
+  // After admission (and approval): to the stdio bridge or the HTTP upstream.
+  void forward();
   // Hands the request to the stdio bridge (checks of the Streamable HTTP transport first).
   void bridgeExchange();
   void bridgeRelease();
@@ -126,6 +135,12 @@ private:
   mcp::ExchangeObserver obs_;
   bool observing_ = false;
   std::string answerSession_; // Mcp-Session-Id of the answer (initialize)
+  // A gated call: its place in the worker's waiting list and at AIM, and once approved AIM's
+  // verification id (its execution status is reported when the answer is complete).
+  uint64_t approvalToken_ = 0;
+  uint64_t approvalId_ = 0;
+  std::string gatedTool_;
+  std::string verificationId_;
 };
 
 } // namespace sidecar::proxy

@@ -30,6 +30,7 @@ enum class SidecarError {
   InvalidMessage,      // 400 / -32600 (JSON, but not one JSON-RPC message)
   BadProtocolVersion,  // 400 / -32000 (MCP-Protocol-Version not supported)
   SessionRequired,     // 400 / -32000 (a 2026-07-28 request: see docs/stdio-bridge.md)
+  ApprovalRequired,    // 403 / -31003 (a --gate tool AIM did not approve)
 };
 
 struct ErrorInfo {

@@ -41,6 +41,17 @@ bool Worker::start(std::string& error) {
   }
   if (shared_.bridge)
     replies_.open(&loop_, [this](std::vector<bridge::Reply>& r) { onReplies(r); });
+  if (shared_.policy)
+    approvals_.open(&loop_, [this](std::vector<Approval>& decided) {
+      for (Approval& a : decided) {
+        auto it = awaiting_.find(a.token);
+        if (it == awaiting_.end())
+          continue; // the connection went away and cancelled
+        ClientConn* c = it->second;
+        awaiting_.erase(it);
+        c->onApproval(std::move(a.outcome));
+      }
+    });
   int rc = uv_tcp_open(&listener_, listenFd_);
   if (rc == 0) {
     listenFd_ = -1; // owned by the handle now
@@ -55,6 +66,7 @@ bool Worker::start(std::string& error) {
     uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
     replies_.close();
+    approvals_.close();
     uv_run(&loop_, UV_RUN_DEFAULT);
     uv_loop_close(&loop_);
     return false;
@@ -122,6 +134,7 @@ void Worker::maybeFinish() {
   asyncOpen_ = false;
   uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
   replies_.close();
+  approvals_.close();
   // The loop ends once the last upstream connection has closed.
 }
 

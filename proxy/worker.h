@@ -22,6 +22,7 @@
 #include "metrics/metrics.h"
 #include "metrics/stats.h"
 #include "proxy/buffer_pool.h"
+#include "proxy/hooks.h"
 #include "proxy/request_parser.h"
 #include "proxy/signature_gate.h"
 #include "proxy/upstream.h"
@@ -43,6 +44,8 @@ struct WorkerShared {
   bridge::Bridge* bridge = nullptr;  // the stdio bridge; null for an HTTP upstream
   audit::AuditSink* audit = nullptr; // rejected requests are recorded here
   metrics::McpMetrics* mcp = nullptr;
+  LocalEndpoints* local = nullptr; // the documents the sidecar serves itself (never forwarded)
+  CallPolicy* policy = nullptr;    // gated tools, usage and revocation (AIM)
 };
 
 class Worker {
@@ -80,6 +83,17 @@ public:
   bridge::ReplyBox* replyBox() { return &replies_; }
   void bridgeAttach(uint64_t token, ClientConn* c) { bridged_[token] = c; }
   void bridgeDetach(uint64_t token) { bridged_.erase(token); }
+  // Gated calls waiting for approval: the decision reaches the connection by token.
+  struct Approval {
+    uint64_t token = 0;
+    ApprovalOutcome outcome;
+  };
+  bridge::Mailbox<Approval>* approvalBox() { return &approvals_; }
+  uint64_t awaitApproval(ClientConn* c) {
+    awaiting_[++approvalToken_] = c;
+    return approvalToken_;
+  }
+  void stopAwaiting(uint64_t token) { awaiting_.erase(token); }
   void connectionOpened(ClientConn* c);
   void connectionClosed(ClientConn* c);
 
@@ -114,6 +128,9 @@ private:
   std::unordered_set<ClientConn*> conns_;
   bridge::ReplyBox replies_;
   std::unordered_map<uint64_t, ClientConn*> bridged_;
+  bridge::Mailbox<Approval> approvals_;
+  std::unordered_map<uint64_t, ClientConn*> awaiting_;
+  uint64_t approvalToken_ = 0;
   char readBuffer_[kReadBufferSize];
   log::RateLimiter warnLimiter_{20, 1000000000ull};
   std::thread thread_;

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "tests/support/http_client.h"
+#include "tests/support/peers.h"
 #include "tests/support/process.h"
 #include "tests/support/sidecar.h"
 
@@ -24,20 +25,6 @@ namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-std::string peersDir() {
-  const char* env = std::getenv("MCP_SIDECAR_PEERS");
-  return env && *env ? env : std::string(SIDECAR_SOURCE_DIR) + "/.peers";
-}
-
-std::string everything() {
-  return peersDir() + "/node_modules/@modelcontextprotocol/server-everything/dist/index.js";
-}
-
-std::string nodeBinary() {
-  const char* env = std::getenv("MCP_SIDECAR_NODE");
-  return env && *env ? env : "node";
-}
 
 // The children of `pid`, from /proc (the kernel's lists, no ps parsing): each thread has its own
 // list of the children it started.
