@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "vectors.h"
+#include "verifier/answer_signature.h"
 
 namespace sidecar::verifier::testing {
 namespace {
@@ -181,6 +182,58 @@ TEST_P(SignedAnswers, SignatureOverTheSignedBytes) {
     EXPECT_TRUE(verifySignature(key->pub, sig, message));
   }
 }
+// The bytes the sidecar builds for an answer and an event are the vectors' signed bytes.
+TEST(SignedAnswerBytes, JsonAnswerAndEventMessages) {
+  const rapidjson::Value& answers = member(vectors().doc, "answers");
+  const rapidjson::Value& sk = member(answers, "sidecar_key");
+  auto key = parsePrivateKey(str(member(sk, "seed_and_public_b64")));
+  ASSERT_TRUE(key.ok()) << key.error();
+  AnswerSigner signer(*key);
+  EXPECT_EQ(signer.keyId(), str(member(sk, "fingerprint")));
+
+  const rapidjson::Value& a = member(answers, "json_answer");
+  std::string body;
+  ASSERT_TRUE(decodeBase64(str(member(a, "body_b64")), body));
+  std::string message =
+      answerMessage(static_cast<unsigned>(member(a, "status").GetInt()),
+                    str(member(a, "timestamp")), str(member(a, "request_nonce")),
+                    str(member(a, "request_signature")), signer.keyId(), sha256Hex(body));
+  EXPECT_EQ(message, fromHex(str(member(a, "signed_message_hex"))));
+  std::string headers =
+      signer.jsonHeaders(static_cast<unsigned>(member(a, "status").GetInt()), body,
+                         std::stoll(str(member(a, "timestamp"))), str(member(a, "request_nonce")),
+                         str(member(a, "request_signature")));
+  EXPECT_EQ(headers, "X-MCP-Signature: " + str(member(a, "signature_b64")) +
+                         "\r\nX-MCP-Timestamp: " + str(member(a, "timestamp")) +
+                         "\r\nX-MCP-Key-Id: " + signer.keyId() + "\r\n");
+
+  const rapidjson::Value& e = member(answers, "sse_event");
+  std::string event;
+  ASSERT_TRUE(decodeBase64(str(member(e, "event_b64")), event));
+  EXPECT_EQ(eventMessage(str(member(e, "request_signature")), str(member(e, "timestamp")),
+                         static_cast<uint64_t>(member(e, "seq").GetInt()), sha256Hex(event)),
+            fromHex(str(member(e, "signed_message_hex"))));
+}
+
+// An unsigned request's answer: nonce and request signature empty, and a changed body changes
+// the signature.
+TEST(SignedAnswerBytes, UnsignedRequestAnswer) {
+  AnswerSigner signer(generatePrivateKey());
+  std::string h = signer.jsonHeaders(200, "{}", 1764000001);
+  std::string sig = h.substr(17, h.find("\r\n") - 17);
+  Signature raw{};
+  std::string bytes;
+  ASSERT_TRUE(decodeBase64(sig, bytes));
+  ASSERT_EQ(bytes.size(), 64u);
+  std::copy(bytes.begin(), bytes.end(), raw.begin());
+  EXPECT_TRUE(
+      verifySignature(signer.key().pub, raw,
+                      answerMessage(200, "1764000001", "", "", signer.keyId(), sha256Hex("{}"))));
+  EXPECT_FALSE(
+      verifySignature(signer.key().pub, raw,
+                      answerMessage(200, "1764000001", "", "", signer.keyId(), sha256Hex("{ }"))));
+}
+
 std::string answerName(const ::testing::TestParamInfo<const char*>& p) {
   return p.param;
 }
