@@ -27,6 +27,7 @@
 #include "common/version.h"
 #include "discovery/catalog.h"
 #include "discovery/endpoints.h"
+#include "discovery/http_lister.h"
 #include "drift/detector.h"
 #include "metrics/mcp_metrics.h"
 #include "metrics/metrics.h"
@@ -35,6 +36,7 @@
 #include "proxy/signature_gate.h"
 #include "proxy/upstream_probe.h"
 #include "proxy/worker.h"
+#include "watch/drift_watch.h"
 
 namespace sidecar::app {
 
@@ -52,8 +54,9 @@ struct Server {
   std::unique_ptr<proxy::SignatureGate> gate;
   std::unique_ptr<audit::AuditWriter> audit;
   std::shared_ptr<metrics::McpMetrics> mcp = std::make_shared<metrics::McpMetrics>();
-  std::unique_ptr<drift::DriftDetector> drift; // used on the bridge's thread
-  std::unique_ptr<bridge::Bridge> bridge;      // a stdio upstream
+  std::unique_ptr<watch::DriftWatch> drift;
+  std::unique_ptr<discovery::HttpLister> lister; // an HTTP upstream: what it says of itself
+  std::unique_ptr<bridge::Bridge> bridge;        // a stdio upstream
   // What the server says of itself (capabilities document), and the endpoints that serve it.
   std::unique_ptr<discovery::Catalog> catalog;
   std::unique_ptr<discovery::Endpoints> endpoints;
@@ -122,10 +125,12 @@ std::string statusJson(Server& s) {
   w.Key("upstream");
   std::string up = upstreamText(s.cfg);
   w.String(up.c_str());
-  if (s.bridge) {
+  if (s.drift) {
     w.Key("drift");
-    std::string d = s.bridge->driftStatus();
+    std::string d = s.drift->stateJson();
     w.RawValue(d.data(), d.size(), rapidjson::kObjectType);
+  }
+  if (s.bridge) {
     w.Key("sessions_active");
     w.Int64(s.process.sessionsActive.load());
     w.Key("child_restarts");
@@ -255,11 +260,7 @@ proxy::AdminResponse handleAdmin(Server& s, const proxy::RequestParser& req) {
   if (path == "/status" && get)
     return {200, "application/json", statusJson(s)};
   if (path == "/drift/accept" && req.method() == HTTP_POST) {
-    if (!s.bridge)
-      return {409, "application/json",
-              "{\"accepted\":false,\"reason\":\"drift detection runs for a stdio upstream in "
-              "this version\"}\n"};
-    s.bridge->acceptDrift();
+    s.drift->accept();
     return {202, "application/json",
             "{\"accepted\":true,\"detail\":\"the current tool definitions become the baseline; "
             "GET /status shows it\"}\n"};
@@ -510,6 +511,21 @@ int runServe(const config::ServeConfig& cfg) {
   }
   s.shared.audit = s.audit.get();
   s.shared.mcp = s.mcp.get();
+  {
+    drift::DriftOptions dopt;
+    dopt.baselinePath = cfg.stateDir + "/drift-baseline.json";
+    dopt.policy = cfg.driftBlock ? drift::DriftPolicy::Block : drift::DriftPolicy::Alert;
+    dopt.pinnedHash = cfg.driftBaseline;
+    auto detector = drift::DriftDetector::create(std::move(dopt));
+    if (!detector.ok()) {
+      log::error("cannot start: tool-definition drift",
+                 {{"error", detector.error()},
+                  {"hint", "fix or remove the baseline file, or correct --drift-baseline"}});
+      return 1;
+    }
+    s.drift = std::make_unique<watch::DriftWatch>(std::move(*detector), upstreamText(cfg),
+                                                  s.audit.get(), s.mcp.get());
+  }
   std::optional<sockaddr_storage> upstreamAddr;
   if (cfg.upstream) {
     auto addr = proxy::resolveAddress(cfg.upstream->host, cfg.upstream->port);
@@ -521,6 +537,26 @@ int runServe(const config::ServeConfig& cfg) {
     upstreamAddr = *addr;
     s.shared.upstreamAddr = *addr;
     s.shared.upstreamAuthority = cfg.upstream->authority();
+    s.shared.drift = s.drift.get();
+    discovery::ListerOptions lo;
+    lo.url = "http://" + cfg.upstream->authority() + cfg.upstream->path;
+    lo.userAgent = std::string("mcp-sidecar/") + kVersion;
+    lo.version = kVersion;
+    discovery::Catalog* catalog = s.catalog.get();
+    watch::DriftWatch* dw = s.drift.get();
+    metrics::McpMetrics* mcp = s.mcp.get();
+    lo.onListing = [catalog, dw, mcp](const discovery::Listing& l) {
+      catalog->setInitializeResult(l.initializeResult);
+      catalog->setTools(l.tools);
+      catalog->setResources(l.resources);
+      catalog->setPrompts(l.prompts);
+      mcp->setTools(catalog->toolNames());
+      if (!l.manifestError.empty())
+        dw->observeUnreadable(l.manifestError);
+      else
+        dw->observe(l.manifest);
+    };
+    s.lister = std::make_unique<discovery::HttpLister>(std::move(lo));
   } else {
     // npx runs the server as a grandchild; when npx exits first, the grandchild must be
     // reparented to the sidecar (not to a PID 1 that may never reap it) so that the bridge can
@@ -536,18 +572,6 @@ int runServe(const config::ServeConfig& cfg) {
     bo.requestTimeoutMs = cfg.upstreamTimeoutMs;
     bo.audit = s.audit.get();
     bo.mcp = s.mcp.get();
-    drift::DriftOptions dopt;
-    dopt.baselinePath = cfg.stateDir + "/drift-baseline.json";
-    dopt.policy = cfg.driftBlock ? drift::DriftPolicy::Block : drift::DriftPolicy::Alert;
-    dopt.pinnedHash = cfg.driftBaseline;
-    auto detector = drift::DriftDetector::create(std::move(dopt));
-    if (!detector.ok()) {
-      log::error("cannot start: tool-definition drift",
-                 {{"error", detector.error()},
-                  {"hint", "fix or remove the baseline file, or correct --drift-baseline"}});
-      return 1;
-    }
-    s.drift = std::move(*detector);
     bo.drift = s.drift.get();
     discovery::Catalog* catalog = s.catalog.get();
     bo.onInitialized = [catalog](const std::string& r) { catalog->setInitializeResult(r); };
@@ -753,6 +777,7 @@ int runServe(const config::ServeConfig& cfg) {
       }
     };
     s.probe->start();
+    s.lister->start();
   } else {
     s.upstreamDown = "the stdio MCP server is not running or not initialized yet";
   }
@@ -807,6 +832,8 @@ int runServe(const config::ServeConfig& cfg) {
     log::info("stopping the AIM client: delivering what is spooled (up to 5 s)");
     s.aim->stop(std::chrono::seconds(5));
   }
+  if (s.lister)
+    s.lister->stop();
   // Last: everything that records has stopped. A final checkpoint seals the trail.
   s.audit->stop("shutdown");
   s.admin.reset();

@@ -22,6 +22,7 @@
 #include "mcp/jsonrpc.h"
 #include "metrics/mcp_metrics.h"
 #include "metrics/metrics.h"
+#include "watch/drift_watch.h"
 
 namespace sidecar::bridge {
 
@@ -1099,9 +1100,7 @@ struct Bridge::Impl {
     if (opt.drift) {
       if (Status st = ch.manifest.addPage(line); !st.ok()) {
         // Fails closed: a list the sidecar cannot read could hide any change.
-        if (auto report = opt.drift->observeUnreadable(st.message()))
-          driftReported(*report);
-        publishDrift();
+        opt.drift->observeUnreadable(st.message());
         if (ch.listing)
           releaseWaiting(ch);
         return;
@@ -1137,79 +1136,18 @@ struct Bridge::Impl {
       opt.mcp->setTools(ch.tools);
     if (opt.onTools)
       opt.onTools("[" + ch.toolsJson + "]");
-    if (opt.drift) {
-      if (auto report = opt.drift->observe(ch.manifest))
-        driftReported(*report);
-      publishDrift();
-    }
+    if (opt.drift)
+      opt.drift->observe(ch.manifest);
     if (ch.listing)
       releaseWaiting(ch);
   }
 
   // ---- drift ----
 
-  void driftReported(const drift::DriftReport& report) {
-    const char* severity = drift::riskSeverity(report);
-    log::warn("the MCP server's tool definitions changed (drift)",
-              {{"server", opt.name},
-               {"severity", severity},
-               {"change_severity", drift::severityName(report.severity())},
-               {"added", joined(report.tools(drift::ChangeKind::Added))},
-               {"removed", joined(report.tools(drift::ChangeKind::Removed))},
-               {"changed", joined(report.tools(drift::ChangeKind::Changed))},
-               {"summary", report.summary()},
-               {"baseline", report.baselineHash},
-               {"current", report.currentHash},
-               {"policy", drift::policyName(opt.drift->policy())},
-               {"hint", "review the change, then accept it: mcp-sidecar drift accept"}});
-    if (opt.mcp)
-      opt.mcp->driftEvent(severity);
-    if (opt.audit) {
-      audit::AuditRecord r;
-      r.kind = audit::RecordKind::Drift;
-      r.outcome = severity;
-      r.reason = report.summary();
-      r.detail = report.toJson();
-      opt.audit->append(std::move(r));
-    }
-    publishDrift();
-  }
-
-  static std::string joined(const std::vector<std::string>& names) {
-    std::string out;
-    for (const std::string& n : names)
-      out += (out.empty() ? "" : ",") + n;
-    return out;
-  }
-
   void acceptDrift() {
-    if (!opt.drift)
-      return;
-    Status st = opt.drift->accept();
-    if (!st.ok()) {
-      log::error("drift accept failed", {{"error", st.message()}});
-    } else {
-      log::info("the current tool definitions are the new drift baseline",
-                {{"baseline", opt.drift->state().baselineHash}});
-      if (opt.audit) {
-        audit::AuditRecord r;
-        r.kind = audit::RecordKind::Drift;
-        r.outcome = "accepted";
-        r.reason = "an operator accepted the current tool definitions";
-        r.detail = opt.drift->state().toJson();
-        opt.audit->append(std::move(r));
-      }
-    }
-    publishDrift();
+    if (opt.drift)
+      opt.drift->accept();
   }
-
-  void publishDrift() {
-    std::string json = opt.drift ? opt.drift->state().toJson() : "null";
-    std::lock_guard<std::mutex> g(driftMu);
-    driftJson = std::move(json);
-  }
-  mutable std::mutex driftMu;
-  std::string driftJson = "null";
 
   void childExited(Child& ch, ChildProcess* proc, int64_t status, int sig) {
     if (ch.proc.get() != proc)
@@ -1418,7 +1356,6 @@ bool Bridge::start(std::string& error) {
   m.sweep.data = &m;
   uv_timer_start(&m.sweep, Impl::onSweep, kSweepMs, kSweepMs);
   m.process.stdioUpstream = true;
-  m.publishDrift();
   if (!m.opt.childPerSession) {
     m.shared = std::make_unique<Child>();
     if (!m.startChild(*m.shared, error)) {
@@ -1449,8 +1386,7 @@ void Bridge::acceptDrift() {
 }
 
 std::string Bridge::driftStatus() const {
-  std::lock_guard<std::mutex> g(impl_->driftMu);
-  return impl_->driftJson;
+  return impl_->opt.drift ? impl_->opt.drift->stateJson() : "null";
 }
 
 void Bridge::drain() {

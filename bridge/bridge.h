@@ -33,6 +33,9 @@ class McpMetrics;
 namespace sidecar::audit {
 class AuditSink;
 }
+namespace sidecar::watch {
+class DriftWatch;
+}
 namespace sidecar::drift {
 class DriftDetector;
 }
@@ -85,7 +88,7 @@ struct BridgeOptions {
   metrics::McpMetrics* mcp = nullptr;
   // Tool-definition drift (docs/drift.md): fed by the bridge's own tools/list, used on the
   // bridge's thread only.
-  drift::DriftDetector* drift = nullptr;
+  watch::DriftWatch* drift = nullptr;
   // What the server says of itself, for the capabilities document (both optional; called on the
   // bridge's thread): its InitializeResult (JSON text) after each initialize, and the whole tool
   // list (a JSON array, every page merged) after each of the bridge's own tools/list.

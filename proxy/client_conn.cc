@@ -295,6 +295,20 @@ void ClientConn::forward() {
     bridgeExchange();
     return;
   }
+  if (watch::DriftWatch* dw = worker_.shared().drift;
+      dw && dw->policy() == drift::DriftPolicy::Block && parser_.method() == HTTP_POST) {
+    for (const std::string& tool : mcp::toolCallNames(parser_.body())) {
+      if (!dw->blocks(tool))
+        continue;
+      recordRejection("tool_drift_blocked", "");
+      failRequest(SidecarError::DriftBlocked,
+                  "tool '" + tool +
+                      "' changed since the baseline (--drift-policy block); an operator must "
+                      "review it and run `mcp-sidecar drift accept`",
+                  false);
+      return;
+    }
+  }
   {
     const WorkerShared& sh = worker_.shared();
     observing_ = false;

@@ -37,6 +37,7 @@ const ErrorInfo& errorInfo(SidecarError e) {
       {400, -32000, "Bad Request: Unsupported protocol version", "unsupported_protocol_version"},
       {400, -32000, "Bad Request: Mcp-Session-Id header is required", "session_required"},
       {403, -31003, "Approval required", "approval_denied"},
+      {409, -31007, "Tool definition changed (drift)", "tool_drift_blocked"},
   };
   return kTable[static_cast<int>(e)];
 }

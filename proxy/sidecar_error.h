@@ -31,6 +31,7 @@ enum class SidecarError {
   BadProtocolVersion,  // 400 / -32000 (MCP-Protocol-Version not supported)
   SessionRequired,     // 400 / -32000 (a 2026-07-28 request: see docs/stdio-bridge.md)
   ApprovalRequired,    // 403 / -31003 (a --gate tool AIM did not approve)
+  DriftBlocked,        // 409 / -31007 (--drift-policy block: the tool changed since the baseline)
 };
 
 struct ErrorInfo {

@@ -27,6 +27,7 @@
 #include "proxy/signature_gate.h"
 #include "proxy/upstream.h"
 #include "proxy/write_batch.h"
+#include "watch/drift_watch.h"
 
 namespace sidecar::proxy {
 
@@ -46,6 +47,9 @@ struct WorkerShared {
   metrics::McpMetrics* mcp = nullptr;
   LocalEndpoints* local = nullptr; // the documents the sidecar serves itself (never forwarded)
   CallPolicy* policy = nullptr;    // gated tools, usage and revocation (AIM)
+  // Tool-definition drift for an HTTP upstream (--drift-policy block refuses changed tools here;
+  // the stdio bridge checks its own calls).
+  watch::DriftWatch* drift = nullptr;
 };
 
 class Worker {

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "tests/support/http_client.h"
+#include "tests/support/peers.h"
 #include "tests/support/process.h"
 #include "tests/support/sidecar.h"
 
@@ -15,16 +16,10 @@ namespace {
 
 using std::chrono::seconds;
 
-std::string peersDir() {
-  const char* env = std::getenv("MCP_SIDECAR_PEERS");
-  return env && *env ? env : std::string(SIDECAR_SOURCE_DIR) + "/.peers";
-}
-
 class McpUpstreamTest : public ::testing::Test {
 protected:
   void SetUp() override {
-    std::string every =
-        peersDir() + "/node_modules/@modelcontextprotocol/server-everything/dist/index.js";
+    std::string every = everything();
     ASSERT_TRUE(std::filesystem::exists(every))
         << every << " is missing: run scripts/install-peers.sh (scripts/test.sh does)";
     uint16_t port = serverPort_ = unusedLoopbackPort();
@@ -57,6 +52,30 @@ protected:
   SidecarProcessPtr sidecar_;
 };
 
+// The sidecar's own session with the HTTP upstream: the capabilities document lists the server's
+// tools and resources, and the drift baseline is learned from the same list.
+TEST_F(McpUpstreamTest, OwnListingFeedsCapabilitiesAndDrift) {
+  Response doc;
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        doc = request(sidecar_->port(), "GET", "/.well-known/mcp/capabilities");
+        return doc.body.find("\"get-sum\"") != std::string::npos;
+      },
+      scaled(seconds(20))))
+      << doc.summary();
+  EXPECT_EQ(doc.status, 200);
+  EXPECT_TRUE(doc.hasHeader("x-mcp-signature")) << "the sidecar's own answer is signed";
+  EXPECT_NE(doc.body.find("\"mimeTypes\""), std::string::npos) << "resources carry AIM's mimeTypes";
+  EXPECT_NE(doc.body.find("\"serverInfo\":{\"name\":\"mcp-servers/everything\""), std::string::npos)
+      << doc.body.substr(0, 400);
+  Response status = request(sidecar_->adminPort(), "GET", "/status");
+  EXPECT_NE(status.body.find("\"baseline\":\"sha256:"), std::string::npos)
+      << "drift learned the HTTP upstream's tools: " << status.body;
+  // The listing's session was ended: it is not forwarded traffic, and leaves nothing behind.
+  Response accept = request(sidecar_->adminPort(), "POST", "/drift/accept");
+  EXPECT_EQ(accept.status, 202) << accept.summary();
+}
+
 TEST_F(McpUpstreamTest, SessionThroughTheSidecar) {
   Response init = call(
       R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"sidecar-test","version":"1"}}})");
@@ -87,7 +106,17 @@ TEST_F(McpUpstreamTest, SessionThroughTheSidecar) {
 
   // The exchanges were observed as they passed (answers JSON or SSE alike): counted by method,
   // tool (names learned from the tools/list that passed) and outcome.
-  std::string m = request(sidecar_->adminPort(), "GET", "/metrics").body;
+  // About one run in ten the unknown-tool call shows up in /metrics a moment after its answer
+  // reached the client (cause not found yet; see the closing note of issue 6): wait for it, up to
+  // 5 s, rather than read once.
+  std::string m;
+  waitUntil(
+      [&] {
+        m = request(sidecar_->adminPort(), "GET", "/metrics").body;
+        return m.find(R"(tools/call",outcome="tool_error",tool="other"} 1)") != std::string::npos ||
+               m.find(R"(tools/call",outcome="rpc_error",tool="other"} 1)") != std::string::npos;
+      },
+      scaled(seconds(5)));
   EXPECT_NE(m.find(R"(mcp_sidecar_requests_total{method="tools/call",outcome="ok",tool="echo"} 1)"),
             std::string::npos)
       << m;

@@ -16,6 +16,8 @@
 //                          chunked text/plain, one "part-i\n" chunk per part
 //   /close                 answers with "Connection: close", then closes the socket
 //   /count                 {"requests":..,"connections":..} counted since start, this one included
+//                          (the sidecar's own listing session, User-Agent mcp-sidecar/…, is not
+//                          counted, nor logged below)
 //   /log                   text/plain, one line "METHOD request-target HTTP/x.y" per request
 //                          received since start, in arrival order, this one included
 //   /hang                  never answers; the socket stays open
@@ -254,8 +256,18 @@ function matches(path, prefix) {
 }
 
 async function handle(req, res) {
-  requestCount++;
-  requestLog.push(`${req.method} ${req.url} HTTP/${req.httpVersion}`);
+  // The sidecar's own listing session (User-Agent mcp-sidecar/…: initialize, tools/list, DELETE)
+  // is not traffic it forwarded: it is left out of the counts and the log, as tests count what
+  // callers sent through.
+  const own = (req.headers['user-agent'] || '').startsWith('mcp-sidecar/');
+  if (own && !req.socket.sidecarOwn) {
+    req.socket.sidecarOwn = true;
+    connectionCount--;
+  }
+  if (!own) {
+    requestCount++;
+    requestLog.push(`${req.method} ${req.url} HTTP/${req.httpVersion}`);
+  }
   const url = new URL(req.url, 'http://upstream.invalid');
   const path = url.pathname;
   const query = url.searchParams;

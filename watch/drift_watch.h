@@ -1,0 +1,55 @@
+#pragma once
+// Tool-definition drift as the running sidecar sees it (docs/drift.md): the detector (drift/), and
+// what a report sets off — a log line, the drift metric, an audit record — in one place for both
+// upstream modes (the stdio bridge's own tools/list, the HTTP upstream's lister).
+//
+// Thread-safe: one mutex around the detector. The callers are the bridge's thread or the lister
+// (observe), workers (blocks) and the admin loop (accept, stateJson); none is on a hot path but
+// blocks(), which takes the lock only under --drift-policy block.
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "drift/detector.h"
+
+namespace sidecar::audit {
+class AuditSink;
+}
+namespace sidecar::metrics {
+class McpMetrics;
+}
+
+namespace sidecar::watch {
+
+class DriftWatch {
+public:
+  // `audit` and `mcp` may be null. `server` names the server in logs.
+  DriftWatch(std::unique_ptr<drift::DriftDetector> detector, std::string server,
+             audit::AuditSink* audit, metrics::McpMetrics* mcp);
+
+  // One complete tool list; reports drift against the baseline.
+  void observe(const drift::ToolManifest& current);
+  // A tool list that could not be read: fails closed (see DriftDetector::observeUnreadable).
+  void observeUnreadable(std::string_view reason);
+  // An operator accepted the current definitions (mcp-sidecar drift accept).
+  void accept();
+  // Whether a tools/call of `tool` is refused now (--drift-policy block).
+  bool blocks(std::string_view tool) const;
+  drift::DriftPolicy policy() const { return policy_; }
+  // The detector's state as JSON (GET /status "drift").
+  std::string stateJson() const;
+
+private:
+  void reported(const drift::DriftReport& report);
+
+  mutable std::mutex mu_;
+  std::unique_ptr<drift::DriftDetector> detector_;
+  const drift::DriftPolicy policy_;
+  const std::string server_;
+  audit::AuditSink* audit_;
+  metrics::McpMetrics* mcp_;
+};
+
+} // namespace sidecar::watch
