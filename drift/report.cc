@@ -1,9 +1,10 @@
 #include "drift/report.h"
 
 #include <algorithm>
-#include <cctype>
 #include <optional>
 #include <set>
+
+#include "drift/aim_manifest.h"
 
 namespace sidecar::drift {
 namespace {
@@ -425,10 +426,6 @@ DriftReport comparePinned(std::string_view pinned, const ToolManifest& current) 
 }
 
 const char* riskSeverity(const DriftReport& report) {
-  static constexpr std::string_view kRisky[] = {
-      "exec",      "shell",      "command",    "spawn", "eval",  "file",    "fs",
-      "read_file", "write_file", "delete",     "http",  "fetch", "request", "network",
-      "socket",    "secret",     "credential", "token", "env"};
   if (!report.detailed || !report.unreadable.empty())
     return "high";
   bool removedOrChanged = false;
@@ -439,12 +436,8 @@ const char* riskSeverity(const DriftReport& report) {
     }
     if (c.kind == ChangeKind::Changed)
       removedOrChanged = true;
-    std::string name;
-    for (char ch : c.tool)
-      name.push_back(static_cast<char>(tolower(static_cast<unsigned char>(ch))));
-    for (std::string_view token : kRisky)
-      if (name.find(token) != std::string::npos)
-        return "high";
+    if (aimRiskyName(c.tool))
+      return "high";
   }
   return removedOrChanged ? "medium" : "low";
 }

@@ -74,10 +74,10 @@ struct DriftReport {
 // The severity of a whole report as AIM rates manifest drift (and issue 6 asks): "high" when an
 // added or changed tool's name contains one of AIM's risky tokens (exec shell command spawn eval
 // file fs read_file write_file delete http fetch request network socket secret credential token
-// env; case-insensitive), or when the report cannot say what changed; else "medium" when a tool
-// was removed or changed; else "low" (tools only added). The label of
-// mcp_sidecar_drift_events_total and the audit record's outcome; the per-field severities above
-// stay in the report's detail.
+// env; lowercased as Go does: aimRiskyName() in aim_manifest.h), or when the report cannot say
+// what changed; else "medium" when a tool was removed or changed; else "low" (tools only added).
+// The label of mcp_sidecar_drift_events_total and the audit record's outcome; the per-field
+// severities above stay in the report's detail.
 const char* riskSeverity(const DriftReport& report);
 
 // Everything that differs between `baseline` and `current`, tool by tool. An empty `changes`

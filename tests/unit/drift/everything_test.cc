@@ -58,8 +58,11 @@ TEST(EverythingServerTest, TheSameToolsOverSeveralPagesHashTheSame) {
   size_t cuts[] = {13, 9, 4, 0};
   for (int p = 0; p < 3; ++p) {
     std::string page = "{\"tools\":[";
-    for (size_t i = cuts[p + 1]; i < cuts[p]; ++i)
-      page += (i == cuts[p + 1] ? "" : ",") + canonical(tools[i]);
+    for (size_t i = cuts[p + 1]; i < cuts[p]; ++i) {
+      if (i != cuts[p + 1])
+        page += ',';
+      page += canonical(tools[i]);
+    }
     page += "]";
     if (p < 2)
       page += ",\"nextCursor\":\"" + std::to_string(p + 2) + "\"";

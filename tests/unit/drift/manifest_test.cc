@@ -154,6 +154,95 @@ TEST(ToolManifestTest, AddToolRefusesDuplicates) {
   EXPECT_EQ(m.size(), 1u);
 }
 
+// ---- resources/list and prompts/list ----
+
+TEST(ResourceManifestTest, KeysByUriAndHashesTheMembersThatDescribeIt) {
+  ResourceManifest m;
+  ASSERT_TRUE(m.addPage(R"({"jsonrpc":"2.0","id":3,"result":{"resources":[
+      {"uri":"file:///a.txt","name":"a","mimeType":"text/plain","size":12,
+       "annotations":{"lastModified":"2026-11-24T10:00:00Z"},"_meta":{"k":1}}]}})")
+                  .ok());
+  const ResourceDefinition* r = m.find("file:///a.txt");
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->name, "file:///a.txt"); // the key: the URI
+  // `size` and `annotations` describe the content, not the resource: not hashed.
+  const std::string form = R"({"mimeType":"text/plain","name":"a","uri":"file:///a.txt"})";
+  EXPECT_EQ(r->form, form);
+  // printf '%s' '{"mimeType":"text/plain","name":"a","uri":"file:///a.txt"}' | sha256sum
+  EXPECT_EQ(r->hash, "c3d93c7ef440483a95af053b48465a749e80f13ee0eeb1b0f18560c2ba2ae16f");
+  // printf '%s' '{"file:///a.txt":"c3d93c7e…ae16f"}' | sha256sum (the whole hash in the object)
+  EXPECT_EQ(m.hash(), "sha256:e57e7811e6e75bcdf12ef4e28876f2d8dd78ce9343a0cc25c4303bd5cc4a8f8f");
+  // The same resource with new content (size, lastModified) is the same definition.
+  ResourceManifest later;
+  ASSERT_TRUE(later
+                  .addResource(R"({"uri":"file:///a.txt","name":"a","mimeType":"text/plain",
+                                   "size":99,"annotations":{"lastModified":"2026-11-25T00:00:00Z"}})")
+                  .ok());
+  EXPECT_EQ(later.hash(), m.hash());
+  ResourceManifest renamed;
+  ASSERT_TRUE(
+      renamed.addResource(R"({"uri":"file:///a.txt","name":"b","mimeType":"text/plain"})").ok());
+  EXPECT_NE(renamed.hash(), m.hash());
+}
+
+TEST(ResourceManifestTest, MergesPagesAndRefusesBadOnes) {
+  ResourceManifest m;
+  ASSERT_TRUE(m.addPage(R"({"resources":[{"uri":"b:1","name":"b"}],"nextCursor":"2"})").ok());
+  EXPECT_FALSE(m.complete());
+  struct Case {
+    std::string page;
+    std::string error;
+  } cases[] = {
+      {R"({"tools":[]})", "the resources/list result has no \"resources\" array"},
+      {R"({"resources":[{"name":"x"}]})", "resources[0]: a resource has no string \"uri\""},
+      {R"({"resources":[{"uri":"b:1"}]})",
+       "the resource uri \"b:1\" appears twice in resources/list (on an earlier page too)"},
+      {R"({"resources":[{"uri":"c:1"},{"uri":"c:1"}]})",
+       "the resource uri \"c:1\" appears twice in resources/list"},
+      {R"({"error":{"code":-32601,"message":"nope"}})", "the resources/list answer is an error"},
+  };
+  for (const Case& c : cases) {
+    Status st = m.addPage(c.page);
+    ASSERT_FALSE(st.ok()) << c.page;
+    EXPECT_NE(st.message().find(c.error), std::string::npos) << st.message();
+    EXPECT_EQ(m.size(), 1u);
+  }
+  ASSERT_TRUE(m.addPage(R"({"resources":[{"uri":"a:1","name":"a"}]})").ok());
+  EXPECT_TRUE(m.complete());
+  EXPECT_EQ(m.size(), 2u);
+  EXPECT_EQ(m.resources().begin()->first, "a:1");
+}
+
+TEST(PromptManifestTest, KeysByNameAndHashesArguments) {
+  PromptManifest m;
+  ASSERT_TRUE(m.addPage(R"({"prompts":[{"name":"greet","description":"Greets",
+      "arguments":[{"required":true,"name":"x"}],"icons":[],"_meta":{}}]})")
+                  .ok());
+  const PromptDefinition* p = m.find("greet");
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->form, R"({"arguments":[{"name":"x","required":true}],"description":"Greets",)"
+                     R"("name":"greet"})");
+  // printf '%s'
+  // '{"arguments":[{"name":"x","required":true}],"description":"Greets","name":"greet"}' |
+  // sha256sum
+  EXPECT_EQ(p->hash, "ec77d8bbe090ca61466892338009ac2aba940f0bead9b773925449d38c20d102");
+  // printf '%s' '{"greet":"ec77d8bb…d102"}' | sha256sum (the whole hash in the object)
+  EXPECT_EQ(m.hash(), "sha256:74d82a5d16c2bbfbc9037c130767e4c6d807dfb06a8d0e456d333fe4624f2573");
+  EXPECT_FALSE(m.addPrompt(R"({"name":"greet"})").ok());
+  Status st = m.addPage(R"({"prompts":[{"description":"nameless"}]})");
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("prompts[0]: a prompt has no string \"name\""), std::string::npos)
+      << st.message();
+}
+
+TEST(PromptManifestTest, AToolListIsNotAPromptList) {
+  PromptManifest m;
+  Status st = m.addPage(response({tool("a")}));
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("no \"prompts\" array"), std::string::npos) << st.message();
+  EXPECT_EQ(m.hash(), ToolManifest().hash()); // every empty manifest hashes "{}"
+}
+
 TEST(ParseManifestHashTest, AcceptsThePrintedFormAndBareHex) {
   const std::string hex = "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
   Result<std::string> a = parseManifestHash("sha256:" + hex);
