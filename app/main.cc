@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "app/client_commands.h"
 #include "app/drift_command.h"
 #include "app/key_commands.h"
 #include "app/serve.h"
@@ -53,6 +54,11 @@ int main(int argc, char** argv) {
   app::DriftAcceptOptions driftOptions;
   CLI::App* driftAccept = app::addDriftCommand(app, driftOptions);
 
+  app::DetectOptions detectOptions;
+  CLI::App* detect = app::addDetectCommand(app, detectOptions);
+  app::WrapCommandOptions wrapOptions;
+  CLI::App* wrap = app::addWrapCommand(app, wrapOptions);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -74,6 +80,10 @@ int main(int argc, char** argv) {
     return app::runSign(signOptions);
   if (driftAccept->parsed())
     return app::runDriftAccept(driftOptions);
+  if (detect->parsed())
+    return app::runDetect(detectOptions);
+  if (wrap->parsed())
+    return app::runWrap(wrapOptions);
   if (auditVerify->parsed())
     return audit::runAuditVerify(auditKey, auditFiles, std::cout, std::cerr);
   return 2;
