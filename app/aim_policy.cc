@@ -1,6 +1,10 @@
 #include "app/aim_policy.h"
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include "common/clock.h"
+#include "common/version.h"
 
 namespace sidecar::app {
 
@@ -192,6 +196,47 @@ private:
 
 std::shared_ptr<prometheus::Collectable> aimCollector(const aim::AimClient& client) {
   return std::make_shared<AimCollector>(client);
+}
+
+std::string driftDetectionBody(std::string_view serverName, std::string_view driftReportJson,
+                               const std::vector<std::string>& tools) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  auto str = [&w](std::string_view v) {
+    w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+  };
+  w.StartObject();
+  w.Key("detections");
+  w.StartArray();
+  w.StartObject();
+  w.Key("mcpServer");
+  str(serverName);
+  w.Key("detectionMethod");
+  str("sdk_runtime");
+  w.Key("confidence");
+  w.Int(100);
+  w.Key("details");
+  w.StartObject();
+  w.Key("source");
+  str("mcp-sidecar drift detection");
+  w.Key("capabilities");
+  w.StartArray();
+  for (const std::string& t : tools)
+    str(t);
+  w.EndArray();
+  w.Key("toolCount");
+  w.Uint(static_cast<unsigned>(tools.size()));
+  w.Key("drift");
+  w.RawValue(driftReportJson.data(), driftReportJson.size(), rapidjson::kObjectType);
+  w.EndObject();
+  w.Key("sdkVersion");
+  str(std::string("mcp-sidecar/") + kVersion);
+  w.Key("timestamp");
+  str(rfc3339Now());
+  w.EndObject();
+  w.EndArray();
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
 }
 
 } // namespace sidecar::app

@@ -50,4 +50,10 @@ namespace sidecar::app {
 // result, spool bytes, possible duplicates, spool refusals, pending approvals, registration.
 std::shared_ptr<prometheus::Collectable> aimCollector(const aim::AimClient& client);
 
+// AIM's detection report (aim-wire.md §13) for a drift report: the server seen at runtime
+// (`sdk_runtime`, confidence 100) with the drift in `details`, so that AIM learns of the change
+// through the spool like everything else it must learn.
+std::string driftDetectionBody(std::string_view serverName, std::string_view driftReportJson,
+                               const std::vector<std::string>& tools);
+
 } // namespace sidecar::app

@@ -700,6 +700,16 @@ int runServe(const config::ServeConfig& cfg) {
               "refused",
               {{"gated_tools", static_cast<unsigned long long>(cfg.gate.size())}});
   }
+  if (s.aim) {
+    aim::AimClient* client = s.aim.get();
+    discovery::Catalog* catalog = s.catalog.get();
+    s.drift->setOnReport([client, catalog](const drift::DriftReport& report) {
+      Status st = client->reportDetection(
+          driftDetectionBody(catalog->serverName(), report.toJson(), catalog->toolNames()));
+      if (!st.ok())
+        log::error("cannot spool the drift report for AIM", {{"error", st.message()}});
+    });
+  }
   if (s.aim || !cfg.gate.empty()) {
     s.policy = std::make_unique<AimPolicy>(s.aim.get(), cfg.gate,
                                            std::chrono::milliseconds(cfg.gateTimeoutMs));

@@ -72,6 +72,8 @@ void DriftWatch::reported(const drift::DriftReport& report) {
     r.detail = report.toJson();
     audit_->append(std::move(r));
   }
+  if (onReport_)
+    onReport_(report);
 }
 
 void DriftWatch::accept() {

@@ -7,6 +7,7 @@
 // (observe), workers (blocks) and the admin loop (accept, stateJson); none is on a hot path but
 // blocks(), which takes the lock only under --drift-policy block.
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -38,6 +39,9 @@ public:
   // Whether a tools/call of `tool` is refused now (--drift-policy block).
   bool blocks(std::string_view tool) const;
   drift::DriftPolicy policy() const { return policy_; }
+  // Before the first observe(): also tell someone else of each report (AIM's detection report).
+  // Called with the watch's lock held; must not call back into the watch.
+  void setOnReport(std::function<void(const drift::DriftReport&)> f) { onReport_ = std::move(f); }
   // The detector's state as JSON (GET /status "drift").
   std::string stateJson() const;
 
@@ -50,6 +54,7 @@ private:
   const std::string server_;
   audit::AuditSink* audit_;
   metrics::McpMetrics* mcp_;
+  std::function<void(const drift::DriftReport&)> onReport_;
 };
 
 } // namespace sidecar::watch
