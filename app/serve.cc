@@ -511,6 +511,7 @@ int runServe(const config::ServeConfig& cfg) {
   }
   s.shared.audit = s.audit.get();
   s.shared.mcp = s.mcp.get();
+  s.shared.observe = cfg.observe;
   {
     drift::DriftOptions dopt;
     dopt.baselinePath = cfg.stateDir + "/drift-baseline.json";

@@ -17,9 +17,13 @@
 #        SIDECAR=<repo>/build/mcp-sidecar    path of the binary; SIDECAR=none measures nginx only
 #        SIDECAR_EXTRA_ARGS="..."            more flags for `mcp-sidecar serve` (word-split)
 #        SERVER_CPU=0 LOAD_CPU=1             the two cpus used
+#        OBSERVE_COST=1                      also run a second sidecar with --observe false
+#                                            (target sidecar-plain), to measure what MCP
+#                                            awareness, audit and metrics cost per request
 #        RESULTS_DIR=<repo>/bench/results    where the Markdown report goes
 # needs: nginx, wrk, taskset, curl, pgrep, python3 (checked; nothing is installed by this script)
-# ports: 127.0.0.1:18080 nginx proxy, :18081 upstream, :18085 sidecar, :18086 sidecar admin
+# ports: 127.0.0.1:18080 nginx proxy, :18081 upstream, :18085 sidecar, :18086 sidecar admin,
+#        :18087 sidecar-plain, :18088 its admin
 set -euo pipefail
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,7 +31,8 @@ BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$BENCH/lib.sh"
 # RUNS DURATION WARMUP CONNS SERVER_CPU LOAD_CPU RESULTS_DIR SIDECAR, REPO, READY_SECS, UP_PORT:
 bench_init http-bench "$@"
-NGINX_PORT=18080 SIDECAR_PORT=18085 ADMIN_PORT=18086
+NGINX_PORT=18080 SIDECAR_PORT=18085 ADMIN_PORT=18086 PLAIN_PORT=18087 PLAIN_ADMIN_PORT=18088
+OBSERVE_COST=${OBSERVE_COST:-0}
 BODY_FILE=$BENCH/wrk/tools-call-300.json
 
 TOPOS=${TOPOS:-"C E"}
@@ -59,6 +64,7 @@ read -r -a SIDECAR_EXTRA <<<"$SIDECAR_EXTRA_ARGS"
 
 ports=("$UP_PORT" "$NGINX_PORT")
 [ "$SIDECAR" = none ] || ports+=("$SIDECAR_PORT" "$ADMIN_PORT")
+[ "$OBSERVE_COST" != 1 ] || ports+=("$PLAIN_PORT" "$PLAIN_ADMIN_PORT")
 ports_free "${ports[@]}"
 
 WORK=${1:-$(mktemp -d --tmpdir mcp-sidecar-http-bench.XXXXXX)}
@@ -67,18 +73,25 @@ init_work
 # ---------------------------------------------------------------- processes and cleanup
 PIDS=()      # every server this script started
 CHILD_PID="" # wrk, while it runs
-UP_PID="" NGINX_PID="" SIDECAR_PID=""
+UP_PID="" NGINX_PID="" SIDECAR_PID="" PLAIN_PID=""
 set_traps
 
 # ---------------------------------------------------------------- measurement
 url_of() { # TARGET METHOD
   local port=$NGINX_PORT
   [ "$1" = sidecar ] && port=$SIDECAR_PORT
+  [ "$1" = sidecar-plain ] && port=$PLAIN_PORT
   [ "$1" = upstream ] && port=$UP_PORT
   if [ "$2" = GET ]; then echo "http://127.0.0.1:$port/"; else echo "http://127.0.0.1:$port/mcp"; fi
 }
 script_of() { if [ "$1" = GET ]; then echo "$BENCH/wrk/get.lua"; else echo "$BENCH/wrk/post-tools-call.lua"; fi; }
-pid_of() { if [ "$1" = sidecar ]; then echo "$SIDECAR_PID"; else echo "$NGINX_PID"; fi; }
+pid_of() {
+  case $1 in
+  sidecar) echo "$SIDECAR_PID" ;;
+  sidecar-plain) echo "$PLAIN_PID" ;;
+  *) echo "$NGINX_PID" ;;
+  esac
+}
 
 # The proxy under test to the server cpu, every other proxy parked on the load cpu.
 place() {
@@ -117,6 +130,7 @@ alive() { kill -0 "$(pid_of "$1")" 2>/dev/null; }
 # ---------------------------------------------------------------- start servers
 TARGETS=(nginx)
 [ "$SIDECAR" = none ] || TARGETS+=(sidecar)
+[ "$SIDECAR" = none ] || [ "$OBSERVE_COST" != 1 ] || TARGETS+=(sidecar-plain)
 CELLS=0
 for _ in $TOPOS; do for _ in $METHODS; do CELLS=$((CELLS + 1)); done; done
 EST=$((CELLS * ${#TARGETS[@]} * (WARM_S + RUNS * DUR_S) + CELLS * RUNS + 5))
@@ -145,6 +159,18 @@ if [ "$SIDECAR" != none ]; then
   wait_ready mcp-sidecar "$SIDECAR_PID" "$SIDECAR_PORT $ADMIN_PORT" "http://127.0.0.1:$ADMIN_PORT/readyz" "$(url_of sidecar GET)" ||
     server_failed mcp-sidecar "$WORK/sidecar/sidecar.log"
   SIDECAR_READY=$READY_VIA
+  if [ "$OBSERVE_COST" = 1 ]; then
+    mkdir -p "$WORK/sidecar-plain"
+    : >"$WORK/sidecar-plain/sidecar.log"
+    start_sidecar "$WORK/sidecar-plain" "$WORK/sidecar-plain/sidecar.log" taskset -c "$LOAD_CPU" \
+      "$SIDECAR" serve --listen "127.0.0.1:$PLAIN_PORT" --admin "127.0.0.1:$PLAIN_ADMIN_PORT" \
+      --upstream "http://127.0.0.1:$UP_PORT" --verify off --workers 1 --log-level warn --observe false \
+      ${SIDECAR_EXTRA[@]+"${SIDECAR_EXTRA[@]}"}
+    PLAIN_PID=$LAST_PID
+    wait_ready "mcp-sidecar --observe false" "$PLAIN_PID" "$PLAIN_PORT $PLAIN_ADMIN_PORT" \
+      "http://127.0.0.1:$PLAIN_ADMIN_PORT/readyz" "$(url_of sidecar-plain GET)" ||
+      server_failed "mcp-sidecar --observe false" "$WORK/sidecar-plain/sidecar.log"
+  fi
 fi
 
 # ---------------------------------------------------------------- record machine and versions
@@ -159,7 +185,7 @@ if [ "$SIDECAR" != none ]; then
   meta sidecar_cmd "taskset -c $SERVER_CPU $(printf '%q ' "${SIDECAR_CMD[@]}")"
   meta sidecar_ready "$SIDECAR_READY"
 fi
-meta_vars RUNS DURATION WARMUP CONNS SERVER_CPU LOAD_CPU
+meta_vars RUNS DURATION WARMUP CONNS SERVER_CPU LOAD_CPU OBSERVE_COST
 meta work_dir "$WORK"
 cat "$META"
 

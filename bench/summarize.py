@@ -22,7 +22,8 @@ from summary_lib import (  # noqa: E402 (after dont_write_bytecode)
     fence, grouped, machine_table, med_range as _med_range, median, note,
     num, parse_kv, raw_records, read_meta, span, table_head)
 
-LABEL = {"nginx": "nginx proxy_pass", "sidecar": "mcp-sidecar"}
+LABEL = {"nginx": "nginx proxy_pass", "sidecar": "mcp-sidecar",
+         "sidecar-plain": "mcp-sidecar --observe false"}
 TOPO = {
     "C": "C: proxy alone on the server cpu; upstream + wrk on the load cpu",
     "E": "E: proxy + upstream on the server cpu; wrk alone on the load cpu",
@@ -95,7 +96,7 @@ def main():
         key = (r["topo"], r["method"])
         if key not in cells:
             cells.append(key)
-    targets = [t for t in ("nginx", "sidecar") if any(r["target"] == t for r in runs)]
+    targets = [t for t in ("nginx", "sidecar", "sidecar-plain") if any(r["target"] == t for r in runs)]
     have_sidecar = "sidecar" in targets
     flagged = [r for r in runs if r["flagged"]]
     # In E the load cpu runs wrk alone, well below saturation for these rates; near 100 % means
@@ -153,6 +154,28 @@ def main():
             w(f"| {topo} | {METHOD.get(method, method)} | {ratio_cell(side, ngx, 'rps')[1]}{mark} | "
               f"{ratio_cell(side, ngx, 'p99_ms')[1]}{mark} | {ratio_cell(side, ngx, 'cpu_us')[1]}{mark} | "
               f"{'⚠ ' + '; '.join(notes) if notes else 'none'} |")
+        w("")
+
+    if "sidecar-plain" in targets and cells:
+        w("## What MCP awareness, audit and metrics cost (OBSERVE_COST=1)")
+        w("")
+        w("The same binary with and without per-call awareness (`--observe false`: no JSON-RPC "
+          "reading of requests and answers, no audit record and no MCP metrics per call), in this "
+          "one run. Server CPU per request, median (min–max) over the runs; the ratio of the "
+          "medians, in parentheses the per-pair range. The target is at most +20 %.")
+        w("")
+        table_head(w, "Topology", "Method", "with (µs/req)", "without (µs/req)", "cost (µs/req)",
+                   "with / without", "req/s with / without")
+        for topo, method in cells:
+            side = [r for r in runs if r["topo"] == topo and r["method"] == method and r["target"] == "sidecar"]
+            plain = [r for r in runs if r["topo"] == topo and r["method"] == method
+                     and r["target"] == "sidecar-plain"]
+            if not side or not plain:
+                continue
+            cost = median(r["cpu_us"] for r in side) - median(r["cpu_us"] for r in plain)
+            w(f"| {topo} | {METHOD.get(method, method)} | {med_range([r['cpu_us'] for r in side], 'us')} | "
+              f"{med_range([r['cpu_us'] for r in plain], 'us')} | {fmt(cost, 'us')} | "
+              f"{ratio_cell(side, plain, 'cpu_us')[1]} | {ratio_cell(side, plain, 'rps')[1]} |")
         w("")
 
     w("## Results")

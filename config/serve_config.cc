@@ -368,8 +368,14 @@ std::vector<ServeOptions::Spec> makeSpecs() {
          c.driftBaseline = v;
          return {};
        }},
-      {"gate", "", "tools whose calls need AIM approval first, comma-separated (without AIM "
-       "they are refused with -31003)", false,
+      {"observe", "true",
+       "read MCP messages as they pass an HTTP upstream (audit records and MCP metrics per call); "
+       "false only to measure what that costs",
+       false, [](C& c, const std::string& v) { return parseBool(v, c.observe); }},
+      {"gate", "",
+       "tools whose calls need AIM approval first, comma-separated (without AIM "
+       "they are refused with -31003)",
+       false,
        [](C& c, const std::string& v) -> Status {
          c.gate = splitList(v);
          return {};

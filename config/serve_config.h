@@ -48,6 +48,10 @@ struct ServeConfig {
   uint32_t auditCheckpointEvery = 1000;
   uint64_t auditCheckpointIntervalMs = 10000;
   bool auditCaptureArgs = false;
+  // --observe false: no per-operation MCP awareness (audit records and MCP metrics of answered
+  // calls) for an HTTP upstream; rejections, drift, start and stop are still recorded. For
+  // measuring what awareness costs (bench/http-bench.sh OBSERVE_COST=1).
+  bool observe = true;
   bool driftBlock = false;   // --drift-policy block (default alert)
   std::string driftBaseline; // --drift-baseline HASH: pin instead of learning
   // AIM (docs/aim.md). aimUrl empty = AIM off; every local feature keeps working.

@@ -312,7 +312,7 @@ void ClientConn::forward() {
   {
     const WorkerShared& sh = worker_.shared();
     observing_ = false;
-    if ((sh.audit || sh.mcp) && parser_.method() == HTTP_POST) {
+    if (sh.observe && (sh.audit || sh.mcp) && parser_.method() == HTTP_POST) {
       obs_ = mcp::ExchangeObserver();
       observing_ = obs_.request(parser_.body(), sh.audit != nullptr);
     }

@@ -45,6 +45,7 @@ struct WorkerShared {
   bridge::Bridge* bridge = nullptr;  // the stdio bridge; null for an HTTP upstream
   audit::AuditSink* audit = nullptr; // rejected requests are recorded here
   metrics::McpMetrics* mcp = nullptr;
+  bool observe = true;             // --observe: per-call awareness of an HTTP upstream's exchanges
   LocalEndpoints* local = nullptr; // the documents the sidecar serves itself (never forwarded)
   CallPolicy* policy = nullptr;    // gated tools, usage and revocation (AIM)
   // Tool-definition drift for an HTTP upstream (--drift-policy block refuses changed tools here;
