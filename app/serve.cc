@@ -60,8 +60,9 @@ struct Server {
   // What the server says of itself (capabilities document), and the endpoints that serve it.
   std::unique_ptr<discovery::Catalog> catalog;
   std::unique_ptr<discovery::Endpoints> endpoints;
-  std::unique_ptr<aim::AimClient> aim; // null: AIM off
-  std::unique_ptr<AimPolicy> policy;   // null: neither AIM nor --gate
+  std::unique_ptr<verifier::AnswerSigner> signer; // the answers to signed requests
+  std::unique_ptr<aim::AimClient> aim;            // null: AIM off
+  std::unique_ptr<AimPolicy> policy;              // null: neither AIM nor --gate
   std::string publicUrl;
   uv_timer_t aimStart; // registration waits (a little) for the server's name and tools
   bool aimStartActive = false;
@@ -734,6 +735,8 @@ int runServe(const config::ServeConfig& cfg) {
     s.endpoints = std::make_unique<discovery::Endpoints>(
         *s.catalog, verifier::AnswerSigner(identity->key), std::move(eo));
     s.shared.local = s.endpoints.get();
+    s.signer = std::make_unique<verifier::AnswerSigner>(identity->key);
+    s.shared.signer = s.signer.get();
   }
 
   uv_loop_init(&s.loop);

@@ -348,6 +348,7 @@ bool ClientConn::checkHostOrigin() {
 bool ClientConn::admit() {
   callerId_.clear();
   verdict_ = nullptr;
+  signAnswer_ = false;
   // Before authentication: a rebinding attempt gets its 403 whatever it carries.
   if (!checkHostOrigin())
     return false;
@@ -423,6 +424,13 @@ bool ClientConn::admit() {
                   false, "tool_not_allowed");
       return false;
     }
+  }
+  if (v.accepted() && worker_.shared().signer) {
+    signAnswer_ = true;
+    reqNonce_.assign(parser_.header("x-mcp-nonce").value_or(""));
+    auto sig = parser_.header("x-mcp-signature");
+    reqSig_.assign(sig ? *sig : parser_.header("x-signature").value_or(""));
+    eventSeq_ = 0;
   }
   CallPolicy* policy = worker_.shared().policy;
   if (v.key && !v.key->aimAgentId.empty() && policy && policy->revoked(v.key->aimAgentId)) {
@@ -740,6 +748,15 @@ void ClientConn::onBridgeReply(bridge::Reply& r) {
     o += reasonPhrase(r.status);
     o += "\r\n";
     o += r.headers;
+    if (signAnswer_) {
+      // A JSON answer is signed over its body; an event stream's head over zero bytes, and each
+      // event below on its own.
+      int64_t now = static_cast<int64_t>(time(nullptr));
+      answerTs_ = std::to_string(now);
+      o += worker_.shared().signer->jsonHeaders(static_cast<unsigned>(r.status),
+                                                full ? std::string_view(r.body) : "", now,
+                                                reqNonce_, reqSig_);
+    }
     if (full) {
       o += "Content-Length: ";
       appendUint(o, r.body.size());
@@ -760,6 +777,18 @@ void ClientConn::onBridgeReply(bridge::Reply& r) {
     return;
   }
   case bridge::Reply::Kind::Event: {
+    if (signAnswer_ && !r.body.empty() && r.body[0] != ':') {
+      // ": mcp-sig seq=<n> sig=<b64>" before the event (comments such as keep-alives are not
+      // events and go unsigned).
+      const verifier::AnswerSigner& signer = *worker_.shared().signer;
+      std::string line = ": mcp-sig seq=" + std::to_string(eventSeq_) + " sig=" +
+                         verifier::base64(verifier::sign(
+                             signer.key(), verifier::eventMessage(reqSig_, answerTs_, eventSeq_,
+                                                                  verifier::sha256Hex(r.body)))) +
+                         "\n";
+      ++eventSeq_;
+      r.body.insert(0, line);
+    }
     size_t off = b.owned.size();
     if (respChunked_) {
       appendHex(b.owned, r.body.size());

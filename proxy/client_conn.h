@@ -17,8 +17,8 @@
 
 #include "bridge/bridge.h"
 #include "mcp/exchange_observer.h"
-#include "proxy/hooks.h"
 #include "proxy/deadline_timer.h"
+#include "proxy/hooks.h"
 #include "proxy/request_parser.h"
 #include "proxy/sidecar_error.h"
 #include "proxy/upstream.h"
@@ -141,6 +141,13 @@ private:
   uint64_t approvalId_ = 0;
   std::string gatedTool_;
   std::string verificationId_;
+  // A request with a valid signature gets a signed answer (signing contract §6): what it signs
+  // over, the answer's timestamp, and the number of the next SSE event.
+  bool signAnswer_ = false;
+  std::string reqNonce_;
+  std::string reqSig_;
+  std::string answerTs_;
+  uint64_t eventSeq_ = 0;
 };
 
 } // namespace sidecar::proxy

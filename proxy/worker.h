@@ -27,6 +27,7 @@
 #include "proxy/signature_gate.h"
 #include "proxy/upstream.h"
 #include "proxy/write_batch.h"
+#include "verifier/answer_signature.h"
 #include "watch/drift_watch.h"
 
 namespace sidecar::proxy {
@@ -45,7 +46,9 @@ struct WorkerShared {
   bridge::Bridge* bridge = nullptr;  // the stdio bridge; null for an HTTP upstream
   audit::AuditSink* audit = nullptr; // rejected requests are recorded here
   metrics::McpMetrics* mcp = nullptr;
-  bool observe = true;             // --observe: per-call awareness of an HTTP upstream's exchanges
+  bool observe = true; // --observe: per-call awareness of an HTTP upstream's exchanges
+  // Signs the answers to signed requests (signing contract §6); null: answers go unsigned.
+  const verifier::AnswerSigner* signer = nullptr;
   LocalEndpoints* local = nullptr; // the documents the sidecar serves itself (never forwarded)
   CallPolicy* policy = nullptr;    // gated tools, usage and revocation (AIM)
   // Tool-definition drift for an HTTP upstream (--drift-policy block refuses changed tools here;

@@ -19,6 +19,9 @@
 #include "tests/support/peers.h"
 #include "tests/support/process.h"
 #include "tests/support/sidecar.h"
+#include "verifier/answer_signature.h"
+#include "verifier/keys.h"
+#include "verifier/verifier.h"
 
 namespace sidecar::test {
 namespace {
@@ -544,6 +547,99 @@ TEST_F(StdioBridgeTest, ChildPerSessionHasItsOwnProcessAndALimit) {
                      "\"name\":\"echo\",\"arguments\":{\"message\":\"B\"}}}",
                      b);
   EXPECT_NE(rb.body.find("Echo: B"), std::string::npos) << rb.summary();
+}
+
+// Signing contract §6: the answer to a signed request is signed with the sidecar's key (the one
+// its capabilities document publishes): a JSON answer over its body, an event stream per event.
+TEST_F(StdioBridgeTest, AnswersToSignedRequestsAreSigned) {
+  std::string dir = ::testing::TempDir() + "/bridge-signed-answers-" + std::to_string(getpid());
+  std::filesystem::create_directories(dir);
+  verifier::PrivateKey caller = verifier::generatePrivateKey();
+  std::string store = dir + "/trust.yaml";
+  std::ofstream(store) << "keys:\n  - id: carol\n    public_key: "
+                       << verifier::base64(caller.pub.bytes) << "\n";
+  sidecar_ = SidecarProcess::start({"--verify", "enforce", "--trust-store", store, "--state-dir",
+                                    dir + "/state", "--", nodeBinary(), everything(), "stdio"});
+  ASSERT_TRUE(sidecar_);
+  Response doc = request(sidecar_->port(), "GET", "/.well-known/mcp/capabilities");
+  rapidjson::Document d;
+  d.Parse(doc.body.c_str());
+  ASSERT_TRUE(d.IsObject()) << doc.summary();
+  auto pub = verifier::parsePublicKey(d["server"]["public_key_base64"].GetString());
+  ASSERT_TRUE(pub.ok());
+  std::string keyId = verifier::fingerprint(*pub);
+
+  auto sign = [&](const std::string& body, const std::string& session, std::string& sigOut,
+                  std::string& nonceOut) {
+    std::string ts = std::to_string(time(nullptr));
+    nonceOut = verifier::randomNonce();
+    sigOut = verifier::base64(verifier::sign(
+        caller, verifier::signedMessage("POST", "/mcp", ts, nonceOut, "carol", session, body)));
+    return Headers{{"X-MCP-Signature", sigOut},
+                   {"X-MCP-Timestamp", ts},
+                   {"X-MCP-Nonce", nonceOut},
+                   {"X-MCP-Key-Id", "carol"}};
+  };
+  auto sigOf = [](const std::string& b64) {
+    verifier::Signature s{};
+    std::string raw;
+    if (verifier::decodeBase64(b64, raw) && raw.size() == 64)
+      std::copy(raw.begin(), raw.end(), s.begin());
+    return s;
+  };
+
+  std::string init = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{"
+                     "\"protocolVersion\":\"2025-06-18\",\"capabilities\":{},\"clientInfo\":{"
+                     "\"name\":\"t\",\"version\":\"1\"}}}";
+  std::string reqSig, nonce;
+  Response r = post(init, "", sign(init, "", reqSig, nonce));
+  ASSERT_EQ(r.status, 200) << r.summary();
+  ASSERT_TRUE(r.hasHeader("x-mcp-signature")) << r.summary();
+  EXPECT_EQ(r.header("x-mcp-key-id").value_or(""), keyId);
+  std::string msg = verifier::answerMessage(200, r.header("x-mcp-timestamp").value_or(""), nonce,
+                                            reqSig, keyId, verifier::sha256Hex(r.body));
+  EXPECT_TRUE(verifier::verifySignature(*pub, sigOf(*r.header("x-mcp-signature")), msg));
+  std::string tampered = r.body;
+  tampered[tampered.size() / 2] ^= 1;
+  EXPECT_FALSE(verifier::verifySignature(
+      *pub, sigOf(*r.header("x-mcp-signature")),
+      verifier::answerMessage(200, r.header("x-mcp-timestamp").value_or(""), nonce, reqSig, keyId,
+                              verifier::sha256Hex(tampered))))
+      << "a changed byte breaks the signature";
+  std::string sid = r.header("mcp-session-id").value_or("");
+  std::string note = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}";
+  EXPECT_EQ(post(note, sid, sign(note, sid, reqSig, nonce)).status, 202);
+
+  // A call with progress: an event stream, every event signed in order.
+  std::string call = "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{"
+                     "\"name\":\"trigger-long-running-operation\",\"arguments\":{\"duration\":1,"
+                     "\"steps\":3},\"_meta\":{\"progressToken\":\"p1\"}}}";
+  Response sse = post(call, sid, sign(call, sid, reqSig, nonce));
+  ASSERT_EQ(sse.status, 200) << sse.summary();
+  ASSERT_NE(sse.header("content-type").value_or("").find("text/event-stream"), std::string::npos)
+      << sse.summary();
+  std::string ts = sse.header("x-mcp-timestamp").value_or("");
+  EXPECT_TRUE(verifier::verifySignature(
+      *pub, sigOf(sse.header("x-mcp-signature").value_or("")),
+      verifier::answerMessage(200, ts, nonce, reqSig, keyId, verifier::sha256Hex(""))))
+      << "the stream's head is signed over zero bytes";
+  size_t pos = 0, events = 0;
+  while ((pos = sse.body.find(": mcp-sig seq=", pos)) != std::string::npos) {
+    size_t eol = sse.body.find('\n', pos);
+    std::string line = sse.body.substr(pos, eol - pos);
+    size_t end = sse.body.find("\n\n", eol);
+    ASSERT_NE(end, std::string::npos);
+    std::string event = sse.body.substr(eol + 1, end + 2 - (eol + 1));
+    uint64_t seq = std::stoull(line.substr(14, line.find(' ', 14) - 14));
+    EXPECT_EQ(seq, events) << "events are numbered from 0, in order";
+    std::string sig = line.substr(line.find("sig=") + 4);
+    EXPECT_TRUE(verifier::verifySignature(
+        *pub, sigOf(sig), verifier::eventMessage(reqSig, ts, seq, verifier::sha256Hex(event))))
+        << "event " << seq << ": " << event;
+    ++events;
+    pos = end;
+  }
+  EXPECT_GE(events, 2u) << "progress notifications and the result: " << sse.body;
 }
 
 TEST_F(StdioBridgeTest, VerificationAppliesToTheStdioBridge) {
