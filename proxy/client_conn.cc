@@ -845,10 +845,102 @@ void ClientConn::onUpstreamHead(const ResponseHead& head) {
     else
       respKeepAlive_ = false;
   }
+  holdAnswer_ = signEvents_ = false;
+  if (signAnswer_ && worker_.shared().signer) {
+    std::string_view ct;
+    for (const auto& [n, v] : head.headers)
+      if (iequals(n, "content-type"))
+        ct = v;
+    int64_t now = static_cast<int64_t>(time(nullptr));
+    answerTs_ = std::to_string(now);
+    if (!respNoBody_ && icontains(ct, "text/event-stream")) {
+      // Head signed over zero bytes now; each event signed as it completes.
+      signEvents_ = true;
+      eventBuf_.clear();
+      WriteBatch& b = batch();
+      size_t off = b.owned.size();
+      buildClientResponseHead(head, respChunked_, respKeepAlive_, http11, b.owned);
+      b.owned.insert(b.owned.size() - 2,
+                     worker_.shared().signer->jsonHeaders(static_cast<unsigned>(head.status), "",
+                                                          now, reqNonce_, reqSig_));
+      b.endOwned(off);
+      return;
+    }
+    // Held whole: the signature covers the body's SHA-256, and goes in the head. Re-framed with
+    // Content-Length.
+    holdAnswer_ = true;
+    respChunked_ = false;
+    heldHasLength_ = head.hasLength || respNoBody_;
+    if (!head.hasLength && !respNoBody_ && !http11)
+      respKeepAlive_ = parser_.keepAlive() && !draining_ && !worker_.draining();
+    heldHead_.clear();
+    heldBody_.clear();
+    buildClientResponseHead(head, false, respKeepAlive_, http11, heldHead_);
+    status_ = head.status;
+    return;
+  }
   WriteBatch& b = batch();
   size_t off = b.owned.size();
   buildClientResponseHead(head, respChunked_, respKeepAlive_, http11, b.owned);
   b.endOwned(off);
+}
+
+void ClientConn::writeBodyBytes(std::string bytes) {
+  WriteBatch& b = batch();
+  size_t off = b.owned.size();
+  if (respChunked_) {
+    appendHex(b.owned, bytes.size());
+    b.owned += "\r\n";
+    b.owned += bytes;
+    b.owned += "\r\n";
+  } else {
+    b.owned += bytes;
+  }
+  b.endOwned(off);
+}
+
+void ClientConn::emitSignedEvents(bool end) {
+  const verifier::AnswerSigner& signer = *worker_.shared().signer;
+  std::string out;
+  size_t start = 0;
+  for (;;) {
+    // An event ends with a blank line: LF LF, or CR LF CR LF.
+    size_t lf = eventBuf_.find("\n\n", start);
+    size_t crlf = eventBuf_.find("\r\n\r\n", start);
+    size_t stop = std::string::npos;
+    if (lf != std::string::npos)
+      stop = lf + 2;
+    if (crlf != std::string::npos && (stop == std::string::npos || crlf + 4 < stop))
+      stop = crlf + 4;
+    if (stop == std::string::npos) {
+      if (end && start < eventBuf_.size())
+        stop = eventBuf_.size(); // an unterminated last event: sent as it is, signed too
+      else
+        break;
+    }
+    std::string_view event(eventBuf_.data() + start, stop - start);
+    bool comment = true; // only comment lines (keep-alives): not an event, not signed
+    for (size_t p = 0; p < event.size();) {
+      size_t e = event.find('\n', p);
+      std::string_view line = event.substr(p, (e == std::string_view::npos ? event.size() : e) - p);
+      if (!line.empty() && line != "\r" && line[0] != ':')
+        comment = false;
+      p = e == std::string_view::npos ? event.size() : e + 1;
+    }
+    if (!comment) {
+      out += ": mcp-sig seq=" + std::to_string(eventSeq_) + " sig=" +
+             verifier::base64(
+                 verifier::sign(signer.key(), verifier::eventMessage(reqSig_, answerTs_, eventSeq_,
+                                                                     verifier::sha256Hex(event)))) +
+             "\n";
+      ++eventSeq_;
+    }
+    out += event;
+    start = stop;
+  }
+  eventBuf_.erase(0, start);
+  if (!out.empty())
+    writeBodyBytes(std::move(out));
 }
 
 void ClientConn::onUpstreamBody(std::string_view data, ReadBuffer* buf) {
@@ -856,6 +948,27 @@ void ClientConn::onUpstreamBody(std::string_view data, ReadBuffer* buf) {
     return;
   if (observing_)
     obs_.body(data); // looked at in place; forwarded below without a copy
+  if (holdAnswer_) {
+    if (heldBody_.size() + data.size() > (64u << 20)) {
+      // Nothing was sent yet: the caller gets a clear error rather than an unsigned answer.
+      if (upstream_) {
+        upstream_->abort();
+        upstream_ = nullptr;
+      }
+      holdAnswer_ = false;
+      observing_ = false;
+      failRequest(SidecarError::UpstreamUnavailable,
+                  "the MCP server's answer is over 64 MiB: too large to hold and sign", true);
+      return;
+    }
+    heldBody_.append(data);
+    return;
+  }
+  if (signEvents_) {
+    eventBuf_.append(data);
+    emitSignedEvents(false);
+    return;
+  }
   WriteBatch& b = batch();
   if (respChunked_) {
     size_t off = b.owned.size();
@@ -885,6 +998,23 @@ void ClientConn::onUpstreamReadEnd() {
 void ClientConn::onUpstreamComplete() {
   upstream_ = nullptr;
   upstreamPaused_ = false;
+  if (holdAnswer_) {
+    holdAnswer_ = false;
+    std::string sig = worker_.shared().signer->jsonHeaders(
+        static_cast<unsigned>(status_), heldBody_, std::stoll(answerTs_), reqNonce_, reqSig_);
+    if (!heldHasLength_)
+      sig += "Content-Length: " + std::to_string(heldBody_.size()) + "\r\n";
+    heldHead_.insert(heldHead_.size() - 2, sig);
+    if (parser_.method() != HTTP_HEAD)
+      heldHead_ += heldBody_;
+    writeOwned(std::move(heldHead_));
+    heldHead_.clear();
+    heldBody_.clear();
+  }
+  if (signEvents_) {
+    signEvents_ = false;
+    emitSignedEvents(true);
+  }
   if (respChunked_)
     batch().addOwned("0\r\n\r\n");
   if (observing_) {
@@ -926,6 +1056,13 @@ void ClientConn::onUpstreamError(metrics::UpstreamError kind, bool responseStart
                                   {"error", metrics::upstreamErrorName(kind)},
                                   {"response_started", responseStarted},
                                   {"suppressed", static_cast<unsigned long long>(suppressed)}});
+  if (holdAnswer_) {
+    // A held (signed) answer: nothing of it was sent, so the caller can still get a clean error.
+    holdAnswer_ = false;
+    heldHead_.clear();
+    heldBody_.clear();
+    state_ = State::Forwarding;
+  }
   if (state_ == State::Responding) {
     // Part of the answer is already on its way: the only honest signal left is to cut the
     // connection, so the client sees a truncated response instead of a wrong one.

@@ -148,6 +148,17 @@ private:
   std::string reqSig_;
   std::string answerTs_;
   uint64_t eventSeq_ = 0;
+  // HTTP upstream, signed answer: a JSON (or other) answer is held whole until its signature can
+  // be computed (its head waits in heldHead_); an event stream goes out event by event.
+  bool holdAnswer_ = false;
+  bool heldHasLength_ = false;
+  std::string heldHead_;
+  std::string heldBody_;
+  bool signEvents_ = false;
+  std::string eventBuf_; // bytes of the event not yet complete
+  // Signs and queues the complete events at the front of eventBuf_ (all of it when `end`).
+  void emitSignedEvents(bool end);
+  void writeBodyBytes(std::string bytes);
 };
 
 } // namespace sidecar::proxy

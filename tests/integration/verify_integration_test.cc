@@ -15,6 +15,7 @@
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
 #include "tests/support/sidecar.h"
+#include "verifier/answer_signature.h"
 #include "verifier/keys.h"
 #include "verifier/verifier.h"
 
@@ -148,6 +149,83 @@ TEST_F(VerifyTest, SignedRequestIsForwardedAndAnsweredOnce) {
   // The same bytes again, on another connection: a replay.
   expectRejected(send(req), 401, "replayed");
   EXPECT_EQ(upstreamPosts(), 1);
+}
+
+// Signing contract §6 for an HTTP upstream: the answer to a signed request carries the sidecar's
+// signature (a JSON answer over its body, held whole first; an event stream per event), checked
+// here against the key the capabilities document publishes. Unsigned requests get plain answers.
+TEST_F(VerifyTest, AnswersToSignedRequestsAreSigned) {
+  writeStore(entry(alice_));
+  startSidecar();
+  Response doc = request(sidecar_->port(), "GET", "/.well-known/mcp/capabilities");
+  auto at = doc.body.find("\"public_key_base64\":\"");
+  ASSERT_NE(at, std::string::npos) << doc.summary();
+  at += 21;
+  auto pub = verifier::parsePublicKey(doc.body.substr(at, doc.body.find('"', at) - at));
+  ASSERT_TRUE(pub.ok()) << pub.error();
+  std::string keyId = verifier::fingerprint(*pub);
+  auto sigOf = [](const std::string& b64) {
+    verifier::Signature sig{};
+    std::string raw;
+    if (verifier::decodeBase64(b64, raw) && raw.size() == 64)
+      std::copy(raw.begin(), raw.end(), sig.begin());
+    return sig;
+  };
+  auto headerOf = [](const std::string& req, const std::string& name) {
+    size_t p = req.find(name + ": ");
+    return req.substr(p + name.size() + 2, req.find("\r\n", p) - p - name.size() - 2);
+  };
+
+  std::string req = signedRequest(alice_, {});
+  auto r = send(req);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->summary();
+  ASSERT_TRUE(r->hasHeader("x-mcp-signature")) << r->summary();
+  EXPECT_EQ(r->header("content-length").value_or(""), std::to_string(r->body.size()));
+  EXPECT_TRUE(verifier::verifySignature(
+      *pub, sigOf(*r->header("x-mcp-signature")),
+      verifier::answerMessage(200, r->header("x-mcp-timestamp").value_or(""),
+                              headerOf(req, "X-MCP-Nonce"), headerOf(req, "X-MCP-Signature"), keyId,
+                              verifier::sha256Hex(r->body))))
+      << r->summary();
+
+  Signed sse;
+  sse.target = "/sse?events=3&interval=10";
+  sse.body = R"({"jsonrpc":"2.0","id":2,"method":"tools/list"})";
+  std::string sreq = signedRequest(alice_, sse);
+  auto s = send(sreq);
+  ASSERT_TRUE(s);
+  ASSERT_EQ(s->status, 200) << s->summary();
+  std::string ts = s->header("x-mcp-timestamp").value_or("");
+  std::string reqSig = headerOf(sreq, "X-MCP-Signature");
+  EXPECT_TRUE(
+      verifier::verifySignature(*pub, sigOf(s->header("x-mcp-signature").value_or("")),
+                                verifier::answerMessage(200, ts, headerOf(sreq, "X-MCP-Nonce"),
+                                                        reqSig, keyId, verifier::sha256Hex(""))));
+  size_t pos = 0, events = 0;
+  while ((pos = s->body.find(": mcp-sig seq=", pos)) != std::string::npos) {
+    size_t eol = s->body.find('\n', pos);
+    std::string line = s->body.substr(pos, eol - pos);
+    size_t end = s->body.find("\n\n", eol);
+    ASSERT_NE(end, std::string::npos) << s->body;
+    std::string event = s->body.substr(eol + 1, end + 2 - (eol + 1));
+    EXPECT_EQ(line.substr(14, line.find(' ', 14) - 14), std::to_string(events));
+    EXPECT_TRUE(verifier::verifySignature(
+        *pub, sigOf(line.substr(line.find("sig=") + 4)),
+        verifier::eventMessage(reqSig, ts, events, verifier::sha256Hex(event))))
+        << event;
+    ++events;
+    pos = end;
+  }
+  EXPECT_EQ(events, 3u) << s->body;
+
+  // Off (no signature checked): answers go out as the upstream sent them.
+  sidecar_.reset();
+  startSidecar({"--verify", "off"});
+  Response plain = request(sidecar_->port(), "POST", "/mcp", {{"Content-Type", "application/json"}},
+                           R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})");
+  EXPECT_EQ(plain.status, 200);
+  EXPECT_FALSE(plain.hasHeader("x-mcp-signature"));
 }
 
 TEST_F(VerifyTest, EachRejectionReasonHasItsStatusAndBody) {
