@@ -578,6 +578,8 @@ int runServe(const config::ServeConfig& cfg) {
     discovery::Catalog* catalog = s.catalog.get();
     bo.onInitialized = [catalog](const std::string& r) { catalog->setInitializeResult(r); };
     bo.onTools = [catalog](const std::string& tools) { catalog->setTools(tools); };
+    bo.onResources = [catalog](const std::string& r) { catalog->setResources(r); };
+    bo.onPrompts = [catalog](const std::string& p) { catalog->setPrompts(p); };
     s.bridge = std::make_unique<bridge::Bridge>(std::move(bo), s.process);
     std::string berr;
     if (!s.bridge->start(berr)) {

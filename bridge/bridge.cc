@@ -164,10 +164,18 @@ struct Child {
   std::unique_ptr<ChildProcess> proc;
   State state = State::Starting;
   int64_t initId = 0;
-  int64_t toolsListId = 0;        // the bridge's own tools/list in flight (0: none)
-  drift::ToolManifest manifest;   // the pages of that tools/list so far
-  std::string toolsJson;          // the tools of those pages, JSON, comma-separated
-  bool hasTools = false;          // the server declared the tools capability
+  int64_t toolsListId = 0;      // the bridge's own tools/list in flight (0: none)
+  drift::ToolManifest manifest; // the pages of that tools/list so far
+  std::string toolsJson;        // the tools of those pages, JSON, comma-separated
+  bool hasTools = false;        // the server declared the tools capability
+  bool hasResources = false;
+  bool hasPrompts = false;
+  // The bridge's own resources/list and prompts/list (for the capabilities document).
+  struct OwnList {
+    int64_t id = 0;    // in flight (0: none)
+    std::string items; // JSON of the items so far, comma-separated
+  };
+  OwnList resourcesList, promptsList;
   bool listing = false;           // the first tools/list after initialize is in flight
   std::vector<std::string> tools; // names gathered so far (pages)
   std::string initResult;         // the child's InitializeResult, JSON text
@@ -871,6 +879,14 @@ struct Bridge::Impl {
       toolsFromChild(ch, line);
       return;
     }
+    if (id == ch.resourcesList.id) {
+      ownListFromChild(ch, line, "resources/list", "resources", ch.resourcesList, opt.onResources);
+      return;
+    }
+    if (id == ch.promptsList.id) {
+      ownListFromChild(ch, line, "prompts/list", "prompts", ch.promptsList, opt.onPrompts);
+      return;
+    }
     auto it = ch.pending.find(id);
     if (it == ch.pending.end())
       return; // timed out or cancelled earlier
@@ -935,6 +951,10 @@ struct Bridge::Impl {
     }
     if (m.method == "notifications/tools/list_changed")
       askTools(ch, {}); // the metrics' tool names and the drift check read the new list
+    if (m.method == "notifications/resources/list_changed" && opt.onResources)
+      askOwnList(ch, "resources/list", ch.resourcesList, {});
+    if (m.method == "notifications/prompts/list_changed" && opt.onPrompts)
+      askOwnList(ch, "prompts/list", ch.promptsList, {});
     bool broadcast =
         m.method.ends_with("/list_changed") || m.method == "notifications/resources/updated";
     if (broadcast) {
@@ -1024,8 +1044,10 @@ struct Bridge::Impl {
       const auto& r = d["result"];
       if (r.HasMember("protocolVersion") && r["protocolVersion"].IsString())
         version = r["protocolVersion"].GetString();
-      ch.hasTools = r.HasMember("capabilities") && r["capabilities"].IsObject() &&
-                    r["capabilities"].HasMember("tools");
+      bool caps = r.HasMember("capabilities") && r["capabilities"].IsObject();
+      ch.hasTools = caps && r["capabilities"].HasMember("tools");
+      ch.hasResources = caps && r["capabilities"].HasMember("resources");
+      ch.hasPrompts = caps && r["capabilities"].HasMember("prompts");
       rapidjson::StringBuffer buf;
       rapidjson::Writer<rapidjson::StringBuffer> w(buf);
       r.Accept(w);
@@ -1061,6 +1083,10 @@ struct Bridge::Impl {
     ch.listing = ask && opt.drift && opt.drift->policy() == drift::DriftPolicy::Block;
     if (ask)
       askTools(ch, {});
+    if (ch.hasResources && opt.onResources)
+      askOwnList(ch, "resources/list", ch.resourcesList, {});
+    if (ch.hasPrompts && opt.onPrompts)
+      askOwnList(ch, "prompts/list", ch.promptsList, {});
     if (!ch.listing)
       releaseWaiting(ch);
   }
@@ -1093,6 +1119,51 @@ struct Bridge::Impl {
     }
     req += "}";
     ch.proc->send(std::move(req));
+  }
+
+  // resources/list or prompts/list of the bridge's own, page by page.
+  void askOwnList(Child& ch, const char* method, Child::OwnList& list, const std::string& cursor) {
+    if (ch.state != Child::State::Ready)
+      return;
+    if (cursor.empty())
+      list.items.clear();
+    list.id = nextId++;
+    std::string req =
+        "{\"jsonrpc\":\"2.0\",\"id\":" + std::to_string(list.id) + ",\"method\":\"" + method + "\"";
+    if (!cursor.empty()) {
+      rapidjson::StringBuffer buf;
+      rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+      w.String(cursor.data(), static_cast<rapidjson::SizeType>(cursor.size()));
+      req += ",\"params\":{\"cursor\":" + std::string(buf.GetString(), buf.GetSize()) + "}";
+    }
+    req += "}";
+    ch.proc->send(std::move(req));
+  }
+
+  void ownListFromChild(Child& ch, std::string_view line, const char* method, const char* member,
+                        Child::OwnList& list, const std::function<void(const std::string&)>& done) {
+    list.id = 0;
+    rapidjson::Document d;
+    d.Parse(line.data(), line.size());
+    if (d.HasParseError() || !d.IsObject() || !d.HasMember("result") || !d["result"].IsObject())
+      return; // an error answer: the document keeps what it had
+    const auto& r = d["result"];
+    if (r.HasMember(member) && r[member].IsArray())
+      for (const auto& item : r[member].GetArray()) {
+        rapidjson::StringBuffer buf;
+        rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+        item.Accept(w);
+        if (!list.items.empty())
+          list.items += ',';
+        list.items.append(buf.GetString(), buf.GetSize());
+      }
+    if (r.HasMember("nextCursor") && r["nextCursor"].IsString() &&
+        list.items.size() < (16u << 20)) {
+      askOwnList(ch, method, list, r["nextCursor"].GetString());
+      return;
+    }
+    if (done)
+      done("[" + list.items + "]");
   }
 
   void toolsFromChild(Child& ch, std::string_view line) {

@@ -94,6 +94,10 @@ struct BridgeOptions {
   // list (a JSON array, every page merged) after each of the bridge's own tools/list.
   std::function<void(const std::string& initializeResult)> onInitialized;
   std::function<void(const std::string& toolsArray)> onTools;
+  // Likewise the resources and prompts (resources/list, prompts/list: every page merged), when
+  // the server declares them; asked after initialize and after their list_changed.
+  std::function<void(const std::string& resourcesArray)> onResources;
+  std::function<void(const std::string& promptsArray)> onPrompts;
 };
 
 class Bridge {

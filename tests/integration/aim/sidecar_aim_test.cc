@@ -204,7 +204,12 @@ TEST_F(SidecarAimTest, RegistersWithTheServersToolsAndAnswersTheChallenge) {
   rapidjson::Document parsed =
       fake_->post("/__fake/capabilities", "{\"serverId\":\"" + serverId() + "\"}");
   EXPECT_TRUE(parsed["ok"].GetBool()) << parsed["verdict"].GetString();
-  EXPECT_GE(parsed["capabilities"].Size(), 2u);
+  std::map<std::string, int> byType;
+  for (const auto& c : parsed["capabilities"].GetArray())
+    ++byType[c["type"].GetString()];
+  EXPECT_GE(byType["tool"], 2) << "the server's tools";
+  EXPECT_GE(byType["resource"], 1) << "its resources (the bridge lists them too)";
+  EXPECT_GE(byType["prompt"], 1) << "and its prompts";
 
   // Heartbeats flow; /metrics counts the deliveries.
   EXPECT_TRUE(waitFor([&] {
