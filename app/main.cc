@@ -10,6 +10,7 @@
 #include "app/drift_command.h"
 #include "app/key_commands.h"
 #include "app/serve.h"
+#include "app/stdio_command.h"
 #include "audit/audit_verify.h"
 #include "common/version.h"
 #include "config/serve_config.h"
@@ -59,6 +60,9 @@ int main(int argc, char** argv) {
   app::WrapCommandOptions wrapOptions;
   CLI::App* wrap = app::addWrapCommand(app, wrapOptions);
 
+  app::StdioOptions stdioOptions;
+  CLI::App* stdioCommand = app::addStdioCommand(app, stdioOptions);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -84,6 +88,8 @@ int main(int argc, char** argv) {
     return app::runDetect(detectOptions);
   if (wrap->parsed())
     return app::runWrap(wrapOptions);
+  if (stdioCommand->parsed())
+    return app::runStdio(stdioOptions);
   if (auditVerify->parsed())
     return audit::runAuditVerify(auditKey, auditFiles, std::cout, std::cerr);
   return 2;

@@ -113,7 +113,28 @@ void ChildProcess::onWritten(uv_write_t* req, int status) {
   if (status != 0 && status != UV_ECANCELED && w->owner->running_)
     log::warn("cannot write to the MCP server's stdin",
               {{"server", w->owner->spec_.name}, {"error", uv_strerror(status)}});
+  ChildProcess* c = w->owner;
   delete w;
+  if (status != UV_ECANCELED && c->onWriteDone) {
+    auto cb = c->onWriteDone;
+    cb();
+  }
+}
+
+void ChildProcess::pauseOutput() {
+  if (outPaused_)
+    return;
+  outPaused_ = true;
+  if (!outEnded_ && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&out_)))
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&out_));
+}
+
+void ChildProcess::resumeOutput() {
+  if (!outPaused_)
+    return;
+  outPaused_ = false;
+  if (pid_ != 0 && !outEnded_ && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&out_)))
+    uv_read_start(reinterpret_cast<uv_stream_t*>(&out_), onAlloc, onStdout);
 }
 
 void ChildProcess::closeStdin() {
@@ -179,7 +200,9 @@ void ChildProcess::reapGroup() {
   int st = 0;
   while (waitpid(-pid_, &st, WNOHANG) > 0) {
   }
-  if (kill(-pid_, 0) != 0 && errno == ESRCH) {
+  if (groupGone_) {
+    // Waiting for stdout's EOF (below).
+  } else if (kill(-pid_, 0) != 0 && errno == ESRCH) {
     groupGone_ = true;
   } else {
     uint64_t waited = uv_now(loop_) - reapStartNs_;
@@ -201,7 +224,17 @@ void ChildProcess::reapGroup() {
     return;
   }
   uv_timer_stop(&timer_);
-  // The group is gone: nothing more will be written to stdout or stderr.
+  // The group is gone: nothing more will be written to stdout or stderr. What it wrote last may
+  // still be in the pipe, so stdout is closed at its EOF (or after a grace period, should a
+  // process outside the group hold the pipe open, or reading stay paused).
+  if (!outEnded_) {
+    if (drainStartMs_ == 0)
+      drainStartMs_ = uv_now(loop_) + 1;
+    if (uv_now(loop_) + 1 - drainStartMs_ < spec_.graceMs) {
+      uv_timer_start(&timer_, onTimer, kPollMs, 0);
+      return;
+    }
+  }
   for (uv_handle_t* h :
        {reinterpret_cast<uv_handle_t*>(&out_), reinterpret_cast<uv_handle_t*>(&err_),
         reinterpret_cast<uv_handle_t*>(&timer_)})
@@ -233,6 +266,7 @@ void ChildProcess::onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
 void ChildProcess::onStdout(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
   auto* c = static_cast<ChildProcess*>(s->data);
   if (n < 0) {
+    c->outEnded_ = true;
     uv_read_stop(s);
     return;
   }

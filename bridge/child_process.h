@@ -38,6 +38,8 @@ public:
   std::function<void(int64_t status, int signal)> onExit;
   // Everything is closed and the group is gone: the object may be deleted.
   std::function<void()> onGone;
+  // A write to stdin completed (queuedBytes() may have dropped): a relay resumes its reading.
+  std::function<void()> onWriteDone;
 
   ChildProcess(uv_loop_t* loop, ChildSpec spec);
   ~ChildProcess();
@@ -50,6 +52,10 @@ public:
   bool send(std::string line);
   // Bytes written to stdin that the child has not read yet.
   size_t queuedBytes() const;
+  // Stops and resumes reading the child's stdout (a relay whose destination is backed up). The
+  // messages of bytes already read are still delivered. Idempotent.
+  void pauseOutput();
+  void resumeOutput();
   // Begins the shutdown sequence (idempotent).
   void stop();
   bool running() const { return running_; }
@@ -85,6 +91,9 @@ private:
   uint64_t reapStartNs_ = 0; // loop time (ms) when the leader exited
   std::string outBuf_, errBuf_;
   bool discarding_ = false; // skipping the rest of an over-long stdout line
+  bool outPaused_ = false;
+  bool outEnded_ = false;     // stdout reached EOF or an error
+  uint64_t drainStartMs_ = 0; // loop time + 1 when the group was found gone with stdout open
   char readBuf_[64 * 1024];
 };
 

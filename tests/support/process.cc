@@ -188,7 +188,7 @@ const char* streamName(Stream which) {
 
 ProcessPtr Process::spawn(std::vector<std::string> argv,
                           std::vector<std::pair<std::string, std::string>> extraEnv,
-                          std::string cwd) {
+                          std::string cwd, bool pipeStdin) {
   if (argv.empty()) {
     ADD_FAILURE() << "Process::spawn: empty argv";
     return nullptr;
@@ -209,13 +209,16 @@ ProcessPtr Process::spawn(std::vector<std::string> argv,
   int errPipe[2] = {-1, -1};
   int reportPipe[2] = {-1, -1};
   int stopPipe[2] = {-1, -1};
-  int devNull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int inPipe[2] = {-1, -1};
+  int devNull = pipeStdin ? (::pipe2(inPipe, O_CLOEXEC) == 0 ? inPipe[0] : -1)
+                          : ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   auto closeAll = [&] {
     for (int* pair : {outPipe, errPipe, reportPipe, stopPipe}) {
       closeFd(pair[0]);
       closeFd(pair[1]);
     }
     closeFd(devNull);
+    closeFd(inPipe[1]);
   };
   if (devNull < 0 || ::pipe2(outPipe, O_CLOEXEC) != 0 || ::pipe2(errPipe, O_CLOEXEC) != 0 ||
       ::pipe2(reportPipe, O_CLOEXEC) != 0 || ::pipe2(stopPipe, O_CLOEXEC) != 0) {
@@ -271,8 +274,32 @@ ProcessPtr Process::spawn(std::vector<std::string> argv,
     return nullptr;
   }
 
-  return ProcessPtr(
-      new Process(std::move(argv), pid, outPipe[0], errPipe[0], stopPipe[0], stopPipe[1]));
+  ProcessPtr p(new Process(std::move(argv), pid, outPipe[0], errPipe[0], stopPipe[0], stopPipe[1]));
+  p->stdinFd_ = inPipe[1];
+  return p;
+}
+
+bool Process::writeStdin(std::string_view bytes) {
+  if (stdinFd_ < 0)
+    return false;
+  // A child that has gone must fail the write, not kill the test with SIGPIPE.
+  static const bool ignored = [] { return ::signal(SIGPIPE, SIG_IGN) != SIG_ERR; }();
+  (void)ignored;
+  while (!bytes.empty()) {
+    ssize_t n = ::write(stdinFd_, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return false;
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+void Process::closeStdin() {
+  if (stdinFd_ >= 0)
+    ::close(stdinFd_);
+  stdinFd_ = -1;
 }
 
 Process::Process(std::vector<std::string> argv, pid_t pid, int stdoutFd, int stderrFd,
@@ -283,6 +310,7 @@ Process::Process(std::vector<std::string> argv, pid_t pid, int stdoutFd, int std
 }
 
 Process::~Process() {
+  closeStdin();
   {
     std::lock_guard<std::mutex> lock(statusMutex_);
     pollExitLocked();

@@ -49,9 +49,10 @@ public:
   // Returns nullptr and adds a test failure naming the reason when the program cannot be
   // started (missing binary, bad cwd, ...). The child gets PR_SET_PDEATHSIG(SIGKILL): if the
   // thread that called spawn() exits first, the child is killed, so spawn from the test thread.
+  // With `pipeStdin`, stdin is a pipe the test writes with writeStdin() instead of /dev/null.
   static ProcessPtr spawn(std::vector<std::string> argv,
                           std::vector<std::pair<std::string, std::string>> extraEnv = {},
-                          std::string cwd = "");
+                          std::string cwd = "", bool pipeStdin = false);
 
   // Kills the process group if the child still runs, reaps it, stops the reader thread, then
   // reports crashes and dumps output on failure (see the file comment).
@@ -61,6 +62,11 @@ public:
   Process& operator=(const Process&) = delete;
 
   pid_t pid() const { return pid_; }
+
+  // With pipeStdin: writes all of `bytes` to the child's stdin (blocking); false when the pipe
+  // is closed (the child exited) or was not asked for. closeStdin() gives the child EOF.
+  bool writeStdin(std::string_view bytes);
+  void closeStdin();
   const std::vector<std::string>& argv() const { return argv_; }
 
   // Waits for a complete line of `which` that contains `needle` and returns it (without the line
@@ -142,6 +148,7 @@ private:
   // A pipe whose write end wakes the reader thread so the destructor can stop it.
   int stopReadFd_;
   int stopWriteFd_;
+  int stdinFd_ = -1; // the write end of the child's stdin (pipeStdin)
   std::thread reader_;
   bool exitDrained_ = false; // guarded by outputMutex_
   bool allowAbnormalExit_ = false;

@@ -1,0 +1,42 @@
+#include "stdio_proxy/tool_list_feed.h"
+
+#include <rapidjson/document.h>
+
+#include "watch/drift_watch.h"
+
+namespace sidecar::stdio_proxy {
+
+std::string ToolListFeed::answer(std::string_view json, bool laterPage) {
+  if (!watch_)
+    return {};
+  if (!laterPage) {
+    manifest_ = drift::ToolManifest();
+    gathering_ = true;
+  } else if (!gathering_) {
+    return {}; // a later page of a list whose first page was not seen: nothing to compare
+  }
+  if (Status st = manifest_.addPage(json); !st.ok()) {
+    gathering_ = false;
+    watch_->observeUnreadable(st.message());
+    return {};
+  }
+  if (!manifest_.complete())
+    return *manifest_.nextCursor();
+  gathering_ = false;
+  watch_->observe(manifest_);
+  return {};
+}
+
+bool declaresTools(std::string_view initializeAnswer) {
+  rapidjson::Document d;
+  d.Parse(initializeAnswer.data(), initializeAnswer.size());
+  if (d.HasParseError() || !d.IsObject())
+    return false;
+  auto r = d.FindMember("result");
+  if (r == d.MemberEnd() || !r->value.IsObject())
+    return false;
+  auto c = r->value.FindMember("capabilities");
+  return c != r->value.MemberEnd() && c->value.IsObject() && c->value.HasMember("tools");
+}
+
+} // namespace sidecar::stdio_proxy
