@@ -13,7 +13,7 @@
 
 #include "config/units.h"
 #include "verifier/keys.h"
-#include "verifier/verifier.h"
+#include "verifier/request_signer.h"
 
 namespace sidecar::app {
 
@@ -148,17 +148,9 @@ int runSign(const SignOptions& o) {
     std::fprintf(stderr, "mcp-sidecar sign: cannot read --data-file %s\n", error.c_str());
     return 1;
   }
-  std::string keyId = o.keyId.empty() ? verifier::fingerprint(key->pub) : o.keyId;
-  std::string timestamp = std::to_string(static_cast<long long>(time(nullptr)));
-  std::string nonce = verifier::randomNonce();
-  std::string message =
-      verifier::signedMessage(o.method, target, timestamp, nonce, keyId, o.session, body);
-  verifier::Signature sig = verifier::sign(*key, message);
-  std::vector<std::pair<std::string, std::string>> headers = {
-      {"X-MCP-Signature", verifier::base64(sig)},
-      {"X-MCP-Timestamp", timestamp},
-      {"X-MCP-Nonce", nonce},
-      {"X-MCP-Key-Id", keyId}};
+  verifier::RequestSigner signer(*key, o.keyId);
+  std::vector<std::pair<std::string, std::string>> headers =
+      signer.sign(o.method, target, o.session, body, static_cast<int64_t>(time(nullptr))).headers();
   if (!o.session.empty())
     headers.emplace_back("Mcp-Session-Id", o.session);
 

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "app/client_commands.h"
+#include "app/connect_command.h"
 #include "app/drift_command.h"
 #include "app/key_commands.h"
 #include "app/serve.h"
@@ -60,6 +61,8 @@ int main(int argc, char** argv) {
   app::WrapCommandOptions wrapOptions;
   CLI::App* wrap = app::addWrapCommand(app, wrapOptions);
 
+  app::ConnectOptions connectOptions;
+  CLI::App* connect = app::addConnectCommand(app, connectOptions);
   app::StdioOptions stdioOptions;
   CLI::App* stdioCommand = app::addStdioCommand(app, stdioOptions);
 
@@ -88,6 +91,8 @@ int main(int argc, char** argv) {
     return app::runDetect(detectOptions);
   if (wrap->parsed())
     return app::runWrap(wrapOptions);
+  if (connect->parsed())
+    return app::runConnect(connectOptions);
   if (stdioCommand->parsed())
     return app::runStdio(stdioOptions);
   if (auditVerify->parsed())
