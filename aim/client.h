@@ -265,7 +265,7 @@ private:
   HttpRequest signedRequest(std::string method, const std::string& route, std::string body) const;
   std::string routeUrl(const std::string& route) const;
 
-  AimOptions options_; // const once start() has run
+  AimOptions options_;     // const once start() has run
   std::string baseUrl_;    // without a trailing slash
   std::string pathPrefix_; // the base URL's path, signed as part of every target
   std::string instance_;   // random per process: approvals in the spool belong to one run
