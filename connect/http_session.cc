@@ -87,8 +87,9 @@ std::string negotiatedVersion(std::string_view json) {
   d.Parse(json.data(), json.size());
   if (d.HasParseError() || !d.IsObject())
     return {};
-  auto r = d.FindMember("result");
-  if (r == d.MemberEnd() || !r->value.IsObject())
+  const rapidjson::Value& view = d; // const iterators: unambiguous under C++20
+  auto r = view.FindMember("result");
+  if (r == view.MemberEnd() || !r->value.IsObject())
     return {};
   auto v = r->value.FindMember("protocolVersion");
   if (v == r->value.MemberEnd() || !v->value.IsString())

@@ -63,8 +63,9 @@ Result<verifier::PublicKey> keyFromCapabilities(int status, const AnswerHeaders&
   doc.Parse(body.data(), body.size());
   if (doc.HasParseError() || !doc.IsObject())
     return Status::error("the answer is not a JSON object");
-  auto server = doc.FindMember("server");
-  if (server == doc.MemberEnd() || !server->value.IsObject())
+  const rapidjson::Value& view = doc; // const iterators: unambiguous under C++20
+  auto server = view.FindMember("server");
+  if (server == view.MemberEnd() || !server->value.IsObject())
     return Status::error("the document has no \"server\" object");
   std::string text = stringAt(server->value, "public_key_base64");
   const char* field = "server.public_key_base64";

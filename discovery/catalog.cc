@@ -211,7 +211,8 @@ void Catalog::rebuildLocked() {
     prompts.Accept(w);
     w.Key("serverInfo");
     w.StartObject();
-    for (auto it = info.MemberBegin(); it != info.MemberEnd(); ++it) {
+    const rapidjson::Value& infoView = info; // const iterators: unambiguous under C++20
+    for (auto it = infoView.MemberBegin(); it != infoView.MemberEnd(); ++it) {
       w.Key(it->name.GetString(), it->name.GetStringLength());
       it->value.Accept(w);
     }

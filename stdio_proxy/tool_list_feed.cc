@@ -32,8 +32,9 @@ bool declaresTools(std::string_view initializeAnswer) {
   d.Parse(initializeAnswer.data(), initializeAnswer.size());
   if (d.HasParseError() || !d.IsObject())
     return false;
-  auto r = d.FindMember("result");
-  if (r == d.MemberEnd() || !r->value.IsObject())
+  const rapidjson::Value& view = d; // const iterators: unambiguous under C++20
+  auto r = view.FindMember("result");
+  if (r == view.MemberEnd() || !r->value.IsObject())
     return false;
   auto c = r->value.FindMember("capabilities");
   return c != r->value.MemberEnd() && c->value.IsObject() && c->value.HasMember("tools");
