@@ -1109,15 +1109,7 @@ struct Bridge::Impl {
       ch.manifest = drift::ToolManifest();
     }
     ch.toolsListId = nextId++;
-    std::string req = "{\"jsonrpc\":\"2.0\",\"id\":" + std::to_string(ch.toolsListId) +
-                      ",\"method\":\"tools/list\"";
-    if (!cursor.empty()) {
-      rapidjson::StringBuffer buf;
-      rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-      w.String(cursor.data(), static_cast<rapidjson::SizeType>(cursor.size()));
-      req += ",\"params\":{\"cursor\":" + std::string(buf.GetString(), buf.GetSize()) + "}";
-    }
-    req += "}";
+    std::string req = mcp::listRequest(std::to_string(ch.toolsListId), "tools/list", cursor);
     ch.proc->send(std::move(req));
   }
 
@@ -1128,15 +1120,7 @@ struct Bridge::Impl {
     if (cursor.empty())
       list.items.clear();
     list.id = nextId++;
-    std::string req =
-        "{\"jsonrpc\":\"2.0\",\"id\":" + std::to_string(list.id) + ",\"method\":\"" + method + "\"";
-    if (!cursor.empty()) {
-      rapidjson::StringBuffer buf;
-      rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-      w.String(cursor.data(), static_cast<rapidjson::SizeType>(cursor.size()));
-      req += ",\"params\":{\"cursor\":" + std::string(buf.GetString(), buf.GetSize()) + "}";
-    }
-    req += "}";
+    std::string req = mcp::listRequest(std::to_string(list.id), method, cursor);
     ch.proc->send(std::move(req));
   }
 

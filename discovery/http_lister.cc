@@ -6,6 +6,7 @@
 #include <rapidjson/writer.h>
 
 #include "common/log.h"
+#include "mcp/jsonrpc.h"
 
 namespace sidecar::discovery {
 
@@ -168,14 +169,7 @@ Status listAll(Session& s, std::string_view method, const char* member, std::str
   std::string items;
   std::string cursor;
   for (int page = 0; page < 1000; ++page) {
-    std::string params;
-    if (!cursor.empty()) {
-      rapidjson::StringBuffer b;
-      rapidjson::Writer<rapidjson::StringBuffer> w(b);
-      w.String(cursor.c_str(), static_cast<rapidjson::SizeType>(cursor.size()));
-      params = std::string("{\"cursor\":") + b.GetString() + "}";
-    }
-    auto answer = s.call(method, params, ++id);
+    auto answer = s.call(method, mcp::cursorParams(cursor), ++id);
     if (!answer.ok())
       return answer.status();
     if (pages)

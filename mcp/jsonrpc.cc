@@ -78,4 +78,25 @@ std::string errorResponse(std::string_view idJson, int code, std::string_view me
   return std::string(buf.GetString(), buf.GetSize());
 }
 
+std::string cursorParams(std::string_view cursor) {
+  if (cursor.empty())
+    return {};
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.String(cursor.data(), static_cast<rapidjson::SizeType>(cursor.size()));
+  return "{\"cursor\":" + std::string(buf.GetString(), buf.GetSize()) + "}";
+}
+
+std::string listRequest(std::string_view idJson, std::string_view method, std::string_view cursor) {
+  std::string req = "{\"jsonrpc\":\"2.0\",\"id\":";
+  req += idJson;
+  req += ",\"method\":\"";
+  req += method;
+  req += '"';
+  if (!cursor.empty())
+    req += ",\"params\":" + cursorParams(cursor);
+  req += '}';
+  return req;
+}
+
 } // namespace sidecar::mcp

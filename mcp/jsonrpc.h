@@ -18,4 +18,11 @@ std::vector<std::string> toolCallNames(std::string_view body);
 std::string errorResponse(std::string_view idJson, int code, std::string_view message,
                           std::string_view reason, std::string_view detail);
 
+// The `params` of a paginated list request: {"cursor":"<cursor>"}, or "" for the first page.
+std::string cursorParams(std::string_view cursor);
+
+// A list request (tools/list, resources/list, prompts/list) the sidecar sends of its own:
+// {"jsonrpc":"2.0","id":<idJson>,"method":"<method>"[,"params":{"cursor":…}]}.
+std::string listRequest(std::string_view idJson, std::string_view method, std::string_view cursor);
+
 } // namespace sidecar::mcp

@@ -270,14 +270,7 @@ void StdioProxy::askTools(const std::string& cursor) {
     return; // a list is being fetched; it is recent enough
   ownListId_ = "\"mcp-sidecar-tools-" + std::to_string(++ownListSeq_) + "\"";
   ownListLater_ = !cursor.empty();
-  std::string req = "{\"jsonrpc\":\"2.0\",\"id\":" + ownListId_ + ",\"method\":\"tools/list\"";
-  if (!cursor.empty()) {
-    rapidjson::StringBuffer buf;
-    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-    w.String(cursor.data(), static_cast<rapidjson::SizeType>(cursor.size()));
-    req += ",\"params\":{\"cursor\":" + std::string(buf.GetString(), buf.GetSize()) + "}";
-  }
-  req += "}";
+  std::string req = mcp::listRequest(ownListId_, "tools/list", cursor);
   if (!child_->send(std::move(req)))
     ownListId_.clear();
 }

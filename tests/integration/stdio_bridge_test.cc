@@ -55,16 +55,6 @@ bool alive(pid_t pid) {
   return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
 }
 
-Headers mcpHeaders(const std::string& session = "") {
-  Headers h{{"Content-Type", "application/json"},
-            {"Accept", "application/json, text/event-stream"}};
-  if (!session.empty()) {
-    h.emplace_back("Mcp-Session-Id", session);
-    h.emplace_back("MCP-Protocol-Version", "2025-06-18");
-  }
-  return h;
-}
-
 // The JSON-RPC messages of an answer: the body itself (JSON) or each SSE event's data.
 std::vector<std::string> messagesOf(const Response& r) {
   std::vector<std::string> out;

@@ -162,6 +162,18 @@ private:
   BodyState body_;
 };
 
+// The headers of an MCP Streamable HTTP POST: JSON body, JSON or SSE answer; with a session, its
+// id and protocol revision 2025-06-18.
+inline Headers mcpHeaders(const std::string& session = "") {
+  Headers h{{"Content-Type", "application/json"},
+            {"Accept", "application/json, text/event-stream"}};
+  if (!session.empty()) {
+    h.emplace_back("Mcp-Session-Id", session);
+    h.emplace_back("MCP-Protocol-Version", "2025-06-18");
+  }
+  return h;
+}
+
 // One request on a fresh connection: adds Host, Content-Length (when there is a body or the
 // method is POST, PUT or PATCH) and Connection: close unless `headers` has them, then reads the
 // response. On failure returns a Response with status 0 and `error` set.

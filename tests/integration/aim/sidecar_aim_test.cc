@@ -40,16 +40,6 @@ bool waitFor(const std::function<bool()>& condition, milliseconds timeout = seco
   return waitUntil(condition, scaled(timeout));
 }
 
-Headers mcpHeaders(const std::string& session = "") {
-  Headers h{{"Content-Type", "application/json"},
-            {"Accept", "application/json, text/event-stream"}};
-  if (!session.empty()) {
-    h.emplace_back("Mcp-Session-Id", session);
-    h.emplace_back("MCP-Protocol-Version", "2025-06-18");
-  }
-  return h;
-}
-
 std::string callBody(const std::string& tool, int id) {
   std::string args = tool == "get-sum" ? "{\"a\":2,\"b\":3}" : "{\"message\":\"hi\"}";
   return "{\"jsonrpc\":\"2.0\",\"id\":" + std::to_string(id) +
