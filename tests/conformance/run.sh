@@ -19,8 +19,12 @@
 #                argument type, of get-tiny-image) through the sidecar, their output checked and
 #                compared with the same calls made directly; in stdio mode also
 #                server-filesystem behind a second sidecar (a file inside its root is read, one
-#                outside is refused); and DNS-rebinding probes with curl (evil Host/Origin get a
-#                4xx, the sidecar's own loopback name gets a 2xx).
+#                outside is refused), and the caller's side: the Inspector launching
+#                `mcp-sidecar connect` as its stdio server against a sidecar that enforces
+#                signatures (tools/list and tools/call succeed; a pinned key that is not the
+#                server's, and a relay that changes a byte of each answer, are both errors); and
+#                DNS-rebinding probes with curl (evil Host/Origin get a 4xx, the sidecar's own
+#                loopback name gets a 2xx).
 #
 # Every process is started in its own process group with its working directory in a scratch
 # directory; on exit each group is stopped (the sidecar with SIGTERM first, which must end it
@@ -197,11 +201,12 @@ start_everything_http() {
 
 # start_sidecar NAME UPSTREAM_ARGS...: mcp-sidecar with verification off on a port it picks;
 # sets `sidecar_pid` and `sidecar_port`. Fails, saying why, when the sidecar does not start.
+verify_args=(--verify off) # start_sidecar's verification; the connect checks enforce signatures
 start_sidecar() {
   local name=$1
   shift
   local log=$work/$name.log
-  start "$log" "$binary" serve --listen 127.0.0.1:0 --admin 127.0.0.1:0 --verify off \
+  start "$log" "$binary" serve --listen 127.0.0.1:0 --admin 127.0.0.1:0 "${verify_args[@]}" \
     --drain-timeout 5 "$@"
   sidecar_pid=$started
   if ! wait_for "$sidecar_pid" "$log" '"msg":"listening"' "mcp-sidecar ($name)"; then
@@ -405,6 +410,70 @@ rebinding() {
     "$(status "$code" '2??')"
 }
 
+# The caller's side end to end: the Inspector CLI launches `mcp-sidecar connect` as its stdio
+# server, which signs every request to `mcp-sidecar serve` (signatures enforced) in front of
+# server-everything and checks every answer. Then the same with a pinned key that is not the
+# server's, and through a relay that changes one byte of each answer: both must reach the
+# Inspector as errors, never as results.
+run_connect() {
+  local store=$work/connect/trust.yaml key=$work/connect/caller.key other=$work/connect/other.key
+  mkdir -p "$work/connect/home"
+  "$binary" keygen --out "$key" >"$work/connect/keygen.out" 2>&1
+  "$binary" keygen --out "$other" >"$work/connect/other.out" 2>&1
+  local pub other_pub
+  pub=$(sed -n 's/^public_key: //p' "$work/connect/keygen.out")
+  other_pub=$(sed -n 's/^public_key: //p' "$work/connect/other.out")
+  printf 'keys:\n  - id: carol\n    public_key: "%s"\n' "$pub" >"$store"
+  verify_args=(--verify enforce --trust-store "$store")
+  if ! start_sidecar sidecar-connect --state-dir "$work/connect/state" -- "$node" "$every" stdio; then
+    verify_args=(--verify off)
+    fail "mcp-sidecar (enforce, for connect) did not start"
+    return
+  fi
+  verify_args=(--verify off)
+  local url="http://127.0.0.1:$sidecar_port/mcp" server_pub
+  server_pub=$(curl -s "http://127.0.0.1:$sidecar_port/.well-known/mcp/capabilities" |
+    "$node" -e 'let s="";process.stdin.on("data",(d)=>s+=d).on("end",()=>console.log(JSON.parse(s).server.public_key_base64))')
+  say "Inspector CLI launching mcp-sidecar connect $url (signatures enforced)"
+  # connect keeps the server keys it learns under $XDG_CONFIG_HOME: a scratch one. (No
+  # --log-level for connect here: the Inspector takes that flag as its own.)
+  local -a conn=(env "XDG_CONFIG_HOME=$work/connect/home" "$binary" connect "$url" --key "$key"
+    --key-id carol)
+  inspect connect-list "${conn[@]}" --method tools/list
+  inspect connect-echo "${conn[@]}" --method tools/call --tool-name echo --tool-arg "message=$echo_msg"
+  expect "tools/list through connect lists echo" connect-list \
+    'rc === 0 && r.result.tools.some((t) => t.name === "echo")'
+  WANT="Echo: $echo_msg" expect "tools/call echo through connect echoes the message" connect-echo \
+    'rc === 0 && r.result.content[0].text === want'
+  local kept=1
+  grep -qF -- "$server_pub" "$work/connect/home/mcp-sidecar/known_servers" 2>/dev/null && kept=0
+  check "connect learned the server's key on first use and kept it in known_servers" "$kept"
+  # A server with another key than the one pinned: every answer refused.
+  inspect connect-wrong-key "${conn[@]}" --server-key "$other_pub" --method tools/list
+  expect "a server with another key is reported to the client as an error" connect-wrong-key \
+    'rc !== 0 && !(r && r.result && r.result.tools) && /31001|signature|key/i.test(JSON.stringify(r) + err)'
+  # One byte of each answer changed between them: detected, reported as an error.
+  local relay_log=$work/connect/relay.log
+  start "$relay_log" "$node" "$root/tests/integration/connect_tamper_relay.mjs" \
+    --upstream "127.0.0.1:$sidecar_port" --mode tamper
+  local relay_pid=$started
+  if wait_for "$relay_pid" "$relay_log" '^listening ' "tamper relay"; then
+    local relay_port
+    relay_port=$(sed -n 's/^listening \([0-9]*\)/\1/p' "$relay_log" | head -1)
+    # Pinned to the sidecar's real key, so only the changed byte can be the problem.
+    local -a tampered=(env "XDG_CONFIG_HOME=$work/connect/home" "$binary" connect
+      "http://127.0.0.1:$relay_port/mcp" --key "$key" --key-id carol --server-key "$server_pub")
+    inspect connect-tampered "${tampered[@]}" --method tools/call --tool-name echo \
+      --tool-arg "message=$echo_msg"
+    expect "an answer changed on the way is reported to the client as an error, not passed on" \
+      connect-tampered 'rc !== 0 && !/Echo!/.test(JSON.stringify(r)) && /31001|signature/i.test(JSON.stringify(r) + err)'
+    kill "$relay_pid" 2>/dev/null || true
+  else
+    fail "the tamper relay did not start"
+  fi
+  stop_sidecar sidecar-connect "$sidecar_pid"
+}
+
 run_inspector() {
   local -a up direct_target
   mapfile -t up < <(upstream_args)
@@ -454,6 +523,7 @@ run_inspector() {
   stop_sidecar "sidecar-$mode-inspector" "$sidecar_pid"
 
   [ "$mode" = stdio ] || return 0
+  run_connect
   # server-filesystem behind a second sidecar: a file inside its root, one outside.
   mkdir -p "$work/fs/root"
   local content=$'first line of the file\nsecond line, ünïcödé\n'
