@@ -10,6 +10,7 @@
 #include <iostream>
 #include <set>
 
+#include "app/aim_register.h"
 #include "clients/detect.h"
 #include "clients/rewrite.h"
 #include "clients/sources.h"
@@ -220,6 +221,70 @@ int runWrap(const WrapCommandOptions& o) {
     std::fprintf(stderr, "%s: nothing to undo: no wrapped servers and no backups found\n", prog);
   }
   return rc;
+}
+
+CLI::App* addRegisterCommand(CLI::App& app, RegisterCommandOptions& o) {
+  CLI::App* c = app.add_subcommand(
+      "register",
+      "Register the MCP servers configured in this machine's clients with AIM, each with an\n"
+      "Ed25519 key of its own (kept 0600 under --keys-dir and reused), and print each server's\n"
+      "id and public key. A second run registers nothing new (docs/aim.md).");
+  addSelection(c, o.config, o.client, o.project);
+  c->add_flag("--all", o.all, "every server found");
+  c->add_option("names", o.names, "the servers to register, by name");
+  c->add_option("--aim-url", o.aimUrl, "the AIM platform (default: AIM_URL)");
+  c->add_option("--aim-api-key", o.apiKey,
+                "AIM API key, needed once to register this machine's agent (default: AIM_API_KEY)");
+  c->add_option("--aim-ca-file", o.caFile, "CA bundle for AIM's TLS certificate");
+  c->add_option("--keys-dir", o.keysDir,
+                "where the agent's and the servers' keys and what was registered are kept "
+                "(default: $XDG_CONFIG_HOME or ~/.config, then mcp-sidecar/aim)");
+  return c;
+}
+
+int runRegister(const RegisterCommandOptions& o) {
+  const char* prog = "mcp-sidecar register";
+  if (!o.all && o.names.empty()) {
+    std::fprintf(stderr, "%s: say which servers: --all, or their names (see mcp-sidecar detect)\n",
+                 prog);
+    return 2;
+  }
+  RegisterConfig cfg;
+  const char* envUrl = std::getenv("AIM_URL");
+  const char* envKey = std::getenv("AIM_API_KEY");
+  cfg.aimUrl = !o.aimUrl.empty() ? o.aimUrl : (envUrl ? envUrl : "");
+  cfg.apiKey = !o.apiKey.empty() ? o.apiKey : (envKey ? envKey : "");
+  cfg.caFile = o.caFile;
+  cfg.keysDir = o.keysDir;
+  std::vector<clients::Source> sources;
+  if (!selectSources(o.config, o.client, o.project, prog, sources))
+    return 1;
+  clients::DetectResult r = clients::detect(sources, !o.config.empty());
+  for (const std::string& e : r.errors)
+    std::fprintf(stderr, "%s: %s\n", prog, e.c_str());
+  std::vector<clients::ServerEntry> chosen;
+  std::set<std::string> seen;
+  for (const clients::ServerEntry& s : r.servers) {
+    bool wanted = o.all || std::find(o.names.begin(), o.names.end(), s.name) != o.names.end();
+    if (wanted && seen.insert(s.name).second) // a name in several scopes: its first definition
+      chosen.push_back(s);
+  }
+  int missing = 0;
+  for (const std::string& n : o.names)
+    if (!seen.count(n)) {
+      std::fprintf(stderr,
+                   "%s: no server named '%s' in the clients' files (see mcp-sidecar detect)\n",
+                   prog, n.c_str());
+      ++missing;
+    }
+  if (chosen.empty() && missing == 0) {
+    std::fprintf(stdout, "no MCP servers found: nothing to register\n");
+    return r.errors.empty() ? 0 : 1;
+  }
+  int rc = registerServers(cfg, chosen, stdout, stderr);
+  if (rc == 2)
+    return 2;
+  return rc != 0 || missing || !r.errors.empty() ? 1 : 0;
 }
 
 } // namespace sidecar::app

@@ -31,6 +31,18 @@ struct WrapCommandOptions {
   bool force = false;
 };
 
+struct RegisterCommandOptions {
+  std::string config;
+  std::string client;
+  std::string project;
+  std::vector<std::string> names; // servers to register, by name
+  bool all = false;               // every server found
+  std::string aimUrl;             // default AIM_URL
+  std::string apiKey;             // default AIM_API_KEY
+  std::string caFile;
+  std::string keysDir;
+};
+
 // Each returns its subcommand so main can tell it was chosen.
 CLI::App* addDetectCommand(CLI::App& app, DetectOptions& o);
 CLI::App* addWrapCommand(CLI::App& app, WrapCommandOptions& o);
@@ -42,5 +54,11 @@ int runDetect(const DetectOptions& o);
 // stderr; the others are still handled), no client configuration found, or a --server name not
 // found; 2 bad usage.
 int runWrap(const WrapCommandOptions& o);
+
+CLI::App* addRegisterCommand(CLI::App& app, RegisterCommandOptions& o);
+// register: 0 every selected server registered (or already was); 1 one failed (named on stderr;
+// the others are still registered), a file could not be read, or a NAME was not found; 2 bad
+// usage (neither --all nor a NAME, no AIM URL).
+int runRegister(const RegisterCommandOptions& o);
 
 } // namespace sidecar::app

@@ -56,7 +56,11 @@ Result<Identity> loadIdentity(const config::ServeConfig& cfg, const char* aimPri
   }
   if (Status st = makeDir(cfg.stateDir); !st.ok())
     return st;
-  std::string path = cfg.stateDir + "/identity.key";
+  return loadOrCreateKey(cfg.stateDir + "/identity.key");
+}
+
+Result<Identity> loadOrCreateKey(const std::string& path) {
+  Identity id;
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0) {
     auto key = readKeyFile(path);

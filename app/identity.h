@@ -18,4 +18,8 @@ struct Identity {
 
 Result<Identity> loadIdentity(const config::ServeConfig& cfg, const char* aimPrivateKey);
 
+// The key in `path`, or a new one written there first (mode 0600, never over an existing file;
+// two processes racing both end up with the same key). Its directory must exist.
+Result<Identity> loadOrCreateKey(const std::string& path);
+
 } // namespace sidecar::app

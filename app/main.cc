@@ -60,6 +60,8 @@ int main(int argc, char** argv) {
   CLI::App* detect = app::addDetectCommand(app, detectOptions);
   app::WrapCommandOptions wrapOptions;
   CLI::App* wrap = app::addWrapCommand(app, wrapOptions);
+  app::RegisterCommandOptions registerOptions;
+  CLI::App* registerCommand = app::addRegisterCommand(app, registerOptions);
 
   app::ConnectOptions connectOptions;
   CLI::App* connect = app::addConnectCommand(app, connectOptions);
@@ -91,6 +93,8 @@ int main(int argc, char** argv) {
     return app::runDetect(detectOptions);
   if (wrap->parsed())
     return app::runWrap(wrapOptions);
+  if (registerCommand->parsed())
+    return app::runRegister(registerOptions);
   if (connect->parsed())
     return app::runConnect(connectOptions);
   if (stdioCommand->parsed())

@@ -290,10 +290,12 @@ function optString(body, name) {
   return body[name] === undefined || body[name] === null || typeof body[name] === 'string';
 }
 
+// AIM validates with go-playground's `url` tag: it parses, and has a scheme and "//" (so
+// stdio://host/name, which `mcp-sidecar register` uses for a stdio server, is a URL too).
 function validUrl(text) {
   try {
     const u = new URL(text);
-    return u.protocol === 'http:' || u.protocol === 'https:';
+    return /^[a-z][a-z0-9+.-]*:$/.test(u.protocol) && text.includes('://');
   } catch {
     return false;
   }
