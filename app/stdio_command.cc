@@ -8,6 +8,9 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <chrono>
@@ -25,6 +28,9 @@
 #include "common/version.h"
 #include "config/serve_config.h"
 #include "drift/detector.h"
+#include "metrics/mcp_metrics.h"
+#include "proxy/admin_server.h"
+#include "proxy/listener.h"
 #include "stdio_proxy/environment.h"
 #include "stdio_proxy/naming.h"
 #include "stdio_proxy/stdio_proxy.h"
@@ -121,6 +127,9 @@ CLI::App* addStdioCommand(CLI::App& app, StdioOptions& o) {
   c->add_flag("--scrub-env", o.scrubEnv,
               "give the server only the serve bridge's allow-list of variables (plus --env) "
               "instead of everything but MCP_SIDECAR_* and AIM_*");
+  c->add_option("--admin", o.admin,
+                "HOST:PORT for /metrics (Prometheus: the MCP request families) and /healthz "
+                "(default: none)");
   c->add_option("--log-level", o.logLevel, "debug, info, warn, error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   c->add_option("command", o.command, "after --: the stdio MCP server to start (COMMAND ARGS...)")
@@ -209,7 +218,25 @@ int runStdio(const StdioOptions& o) {
     auditWriter->stop("startup failed");
     return 1;
   }
-  watch::DriftWatch driftWatch(std::move(*detector), name, auditWriter.get(), nullptr);
+  auto mcp = std::make_shared<metrics::McpMetrics>();
+  watch::DriftWatch driftWatch(std::move(*detector), name, auditWriter.get(), mcp.get());
+  // --admin: the same MCP metric families as serve's, for Prometheus, on a port of its own.
+  int adminFd = -1;
+  std::string adminAddr;
+  if (!o.admin.empty()) {
+    auto hp = config::parseHostPort(o.admin);
+    uint16_t port = 0;
+    auto fd = hp.ok() ? proxy::bindListenSocket(*hp, false, port) : Result<int>(hp.status());
+    if (!fd.ok()) {
+      log::error("cannot start: --admin", {{"error", fd.error()}, {"value", o.admin}});
+      auditWriter->stop("startup failed");
+      return 1;
+    }
+    adminFd = *fd;
+    config::HostPort bound = *hp;
+    bound.port = port;
+    adminAddr = bound.str();
+  }
 
   log::info("mcp-sidecar stdio", {{"server", name},
                                   {"state_dir", cfg.stateDir},
@@ -226,6 +253,7 @@ int runStdio(const StdioOptions& o) {
                             : stdio_proxy::passThroughEnvironment(environ, o.env);
   po.audit = auditWriter.get();
   po.drift = &driftWatch;
+  po.mcp = mcp.get();
   po.driftHint = "review the server, then remove " + cfg.stateDir +
                  "/drift-baseline.json and restart it to accept the new definitions";
 
@@ -234,6 +262,26 @@ int runStdio(const StdioOptions& o) {
   int exitCode = 1;
   std::string stopReason = "shutdown";
   auto proxy = std::make_unique<stdio_proxy::StdioProxy>(&loop, std::move(po));
+  std::unique_ptr<proxy::AdminServer> admin;
+  if (adminFd >= 0) {
+    admin = std::make_unique<proxy::AdminServer>(
+        &loop, adminFd, [&mcp](const proxy::RequestParser& req) -> proxy::AdminResponse {
+          std::string_view path = req.url().substr(0, req.url().find('?'));
+          if (path == "/metrics")
+            return {200, "text/plain; version=0.0.4; charset=utf-8",
+                    prometheus::TextSerializer().Serialize(mcp->registry()->Collect())};
+          if (path == "/healthz")
+            return {200, "text/plain; charset=utf-8", "ok\n"};
+          return {404, "text/plain; charset=utf-8", "not found; admin paths: /metrics /healthz\n"};
+        });
+    std::string adminError;
+    if (!admin->start(adminError)) {
+      log::error("cannot start: --admin", {{"error", adminError}});
+      admin.reset();
+    } else {
+      log::info("admin listening", {{"admin", adminAddr}});
+    }
+  }
   uv_signal_t sigterm{}, sigint{};
   for (uv_signal_t* s : {&sigterm, &sigint}) {
     uv_signal_init(&loop, s);
@@ -247,6 +295,8 @@ int runStdio(const StdioOptions& o) {
   uv_signal_start(&sigint, onSignal, SIGINT);
   proxy->onDone = [&](int code) {
     exitCode = code;
+    if (admin)
+      admin->close();
     uv_close(reinterpret_cast<uv_handle_t*>(&sigterm), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&sigint), nullptr);
   };

@@ -25,6 +25,7 @@ struct StdioOptions {
   std::vector<std::string> env; // --env NAME=VALUE
   bool scrubEnv = false;
   std::string logLevel = "info";
+  std::string admin; // --admin HOST:PORT: /metrics and /healthz; empty: none
 };
 
 CLI::App* addStdioCommand(CLI::App& app, StdioOptions& o);

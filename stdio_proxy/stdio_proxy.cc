@@ -28,9 +28,19 @@ uv_handle_t* asHandle(void* h) {
 
 } // namespace
 
+namespace {
+// The metrics label tools by the server's own list (anything else is "other").
+std::function<void(const std::vector<std::string>&)> toolNamesSink(metrics::McpMetrics* mcp) {
+  if (!mcp)
+    return {};
+  return [mcp](const std::vector<std::string>& names) { mcp->setTools(names); };
+}
+} // namespace
+
 StdioProxy::StdioProxy(uv_loop_t* loop, StdioProxyOptions options)
-    : loop_(loop), opt_(std::move(options)), splitter_(opt_.maxLine), clientTools_(opt_.drift),
-      ownTools_(opt_.drift) {
+    : loop_(loop), opt_(std::move(options)), splitter_(opt_.maxLine),
+      clientTools_(opt_.drift, toolNamesSink(opt_.mcp)),
+      ownTools_(opt_.drift, toolNamesSink(opt_.mcp)) {
   uv_pipe_init(loop_, &in_, 0);
   uv_pipe_init(loop_, &out_, 0);
   uv_timer_init(loop_, &timer_);

@@ -7,7 +7,7 @@
 namespace sidecar::stdio_proxy {
 
 std::string ToolListFeed::answer(std::string_view json, bool laterPage) {
-  if (!watch_)
+  if (!watch_ && !onTools_)
     return {};
   if (!laterPage) {
     manifest_ = drift::ToolManifest();
@@ -17,13 +17,21 @@ std::string ToolListFeed::answer(std::string_view json, bool laterPage) {
   }
   if (Status st = manifest_.addPage(json); !st.ok()) {
     gathering_ = false;
-    watch_->observeUnreadable(st.message());
+    if (watch_)
+      watch_->observeUnreadable(st.message());
     return {};
   }
   if (!manifest_.complete())
     return *manifest_.nextCursor();
   gathering_ = false;
-  watch_->observe(manifest_);
+  if (onTools_) {
+    std::vector<std::string> names;
+    for (const auto& [name, def] : manifest_.tools())
+      names.push_back(name);
+    onTools_(names);
+  }
+  if (watch_)
+    watch_->observe(manifest_);
   return {};
 }
 

@@ -6,8 +6,10 @@
 // being gathered. An answer the manifest cannot read — an error answer included — fails closed
 // (DriftWatch::observeUnreadable), as in the serve bridge. Not thread-safe.
 
+#include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "drift/manifest.h"
 
@@ -19,8 +21,11 @@ namespace sidecar::stdio_proxy {
 
 class ToolListFeed {
 public:
-  // `watch` may be null: then nothing is fed.
-  explicit ToolListFeed(watch::DriftWatch* watch) : watch_(watch) {}
+  // `watch` may be null: then nothing is fed. `onTools`, when set, gets the names of each
+  // complete list (the metrics' tool labels).
+  explicit ToolListFeed(watch::DriftWatch* watch,
+                        std::function<void(const std::vector<std::string>&)> onTools = {})
+      : watch_(watch), onTools_(std::move(onTools)) {}
 
   // One tools/list answer (the whole JSON-RPC response line). `laterPage`: its request carried a
   // cursor. Returns the list's `nextCursor` when more pages follow, else an empty string.
@@ -28,6 +33,7 @@ public:
 
 private:
   watch::DriftWatch* watch_;
+  std::function<void(const std::vector<std::string>&)> onTools_;
   drift::ToolManifest manifest_;
   bool gathering_ = false; // a first page was seen and the list is not complete yet
 };

@@ -83,9 +83,11 @@ TEST(StdioProxyTest, RelaysByteForByteAuditsAndStopsCleanly) {
     ASSERT_FALSE(a.empty());
 
   TempDir dir("stdio-proxy");
-  auto sidecar = Process::spawn({SidecarProcess::binaryPath(), "stdio", "--state-dir",
-                                 dir.file("state"), "--", nodeBinary(), everything(), "stdio"},
-                                {}, "", true);
+  uint16_t adminPort = unusedLoopbackPort();
+  auto sidecar = Process::spawn(
+      {SidecarProcess::binaryPath(), "stdio", "--state-dir", dir.file("state"), "--admin",
+       "127.0.0.1:" + std::to_string(adminPort), "--", nodeBinary(), everything(), "stdio"},
+      {}, "", true);
   ASSERT_TRUE(sidecar);
   pid_t child = childPid(*sidecar);
   ASSERT_GT(child, 0);
@@ -96,6 +98,14 @@ TEST(StdioProxyTest, RelaysByteForByteAuditsAndStopsCleanly) {
   tell(*sidecar, kInitialized);
   EXPECT_EQ(ask(*sidecar, kToolsList, 2), direct[1]);
   EXPECT_EQ(ask(*sidecar, kEcho, 3), direct[2]);
+  // --admin: the MCP request families, as serve's /metrics has them.
+  std::string m = request(adminPort, "GET", "/metrics").body;
+  EXPECT_NE(m.find(R"(mcp_sidecar_requests_total{method="tools/call",outcome="ok",tool="echo"} 1)"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find(R"(mcp_sidecar_requests_total{method="initialize",outcome="ok",tool=""} 1)"),
+            std::string::npos)
+      << m;
   // stdout holds protocol messages only: every line is JSON-RPC.
   std::istringstream out(sidecar->stdoutText());
   for (std::string l; std::getline(out, l);)
