@@ -68,8 +68,14 @@ TEST_F(McpUpstreamTest, OwnListingFeedsCapabilitiesAndDrift) {
   EXPECT_NE(doc.body.find("\"mimeTypes\""), std::string::npos) << "resources carry AIM's mimeTypes";
   EXPECT_NE(doc.body.find("\"serverInfo\":{\"name\":\"mcp-servers/everything\""), std::string::npos)
       << doc.body.substr(0, 400);
-  Response status = request(sidecar_->adminPort(), "GET", "/status");
-  EXPECT_NE(status.body.find("\"baseline\":\"sha256:"), std::string::npos)
+  // The same listing feeds drift right after the document (a moment later: wait for it).
+  Response status;
+  EXPECT_TRUE(waitUntil(
+      [&] {
+        status = request(sidecar_->adminPort(), "GET", "/status");
+        return status.body.find("\"baseline\":\"sha256:") != std::string::npos;
+      },
+      scaled(seconds(10))))
       << "drift learned the HTTP upstream's tools: " << status.body;
   // The listing's session was ended: it is not forwarded traffic, and leaves nothing behind.
   Response accept = request(sidecar_->adminPort(), "POST", "/drift/accept");
