@@ -780,14 +780,7 @@ void ClientConn::onBridgeReply(bridge::Reply& r) {
     if (signAnswer_ && !r.body.empty() && r.body[0] != ':') {
       // ": mcp-sig seq=<n> sig=<b64>" before the event (comments such as keep-alives are not
       // events and go unsigned).
-      const verifier::AnswerSigner& signer = *worker_.shared().signer;
-      std::string line = ": mcp-sig seq=" + std::to_string(eventSeq_) + " sig=" +
-                         verifier::base64(verifier::sign(
-                             signer.key(), verifier::eventMessage(reqSig_, answerTs_, eventSeq_,
-                                                                  verifier::sha256Hex(r.body)))) +
-                         "\n";
-      ++eventSeq_;
-      r.body.insert(0, line);
+      r.body.insert(0, worker_.shared().signer->eventLine(reqSig_, answerTs_, eventSeq_++, r.body));
     }
     size_t off = b.owned.size();
     if (respChunked_) {
@@ -928,12 +921,7 @@ void ClientConn::emitSignedEvents(bool end) {
       p = e == std::string_view::npos ? event.size() : e + 1;
     }
     if (!comment) {
-      out += ": mcp-sig seq=" + std::to_string(eventSeq_) + " sig=" +
-             verifier::base64(
-                 verifier::sign(signer.key(), verifier::eventMessage(reqSig_, answerTs_, eventSeq_,
-                                                                     verifier::sha256Hex(event)))) +
-             "\n";
-      ++eventSeq_;
+      out += signer.eventLine(reqSig_, answerTs_, eventSeq_++, event);
     }
     out += event;
     start = stop;

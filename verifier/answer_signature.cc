@@ -51,4 +51,10 @@ std::string AnswerSigner::jsonHeaders(unsigned status, std::string_view body, in
   return h;
 }
 
+std::string AnswerSigner::eventLine(std::string_view requestSignature, std::string_view timestamp,
+                                    uint64_t seq, std::string_view event) const {
+  Signature sig = sign(key_, eventMessage(requestSignature, timestamp, seq, sha256Hex(event)));
+  return ": mcp-sig seq=" + std::to_string(seq) + " sig=" + base64(sig) + "\n";
+}
+
 } // namespace sidecar::verifier

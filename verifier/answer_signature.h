@@ -32,6 +32,11 @@ public:
                           std::string_view nonce = {},
                           std::string_view requestSignature = {}) const;
 
+  // The comment line that precedes event `seq` of a signed event stream, newline included:
+  // ": mcp-sig seq=<n> sig=<b64>\n", signing eventMessage() over `event`'s bytes as sent.
+  std::string eventLine(std::string_view requestSignature, std::string_view timestamp, uint64_t seq,
+                        std::string_view event) const;
+
   const std::string& keyId() const { return keyId_; }
   const PrivateKey& key() const { return key_; }
 

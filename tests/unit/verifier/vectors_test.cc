@@ -213,6 +213,10 @@ TEST(SignedAnswerBytes, JsonAnswerAndEventMessages) {
   EXPECT_EQ(eventMessage(str(member(e, "request_signature")), str(member(e, "timestamp")),
                          static_cast<uint64_t>(member(e, "seq").GetInt()), sha256Hex(event)),
             fromHex(str(member(e, "signed_message_hex"))));
+  EXPECT_EQ(signer.eventLine(str(member(e, "request_signature")), str(member(e, "timestamp")),
+                             static_cast<uint64_t>(member(e, "seq").GetInt()), event),
+            ": mcp-sig seq=" + std::to_string(member(e, "seq").GetInt()) +
+                " sig=" + str(member(e, "signature_b64")) + "\n");
 }
 
 // An unsigned request's answer: nonce and request signature empty, and a changed body changes
