@@ -20,10 +20,12 @@
 namespace sidecar::audit {
 
 namespace {
-// The writer is woken by the first record of a batch and by the kWakeBatch-th; in between it
-// gathers for up to kGather (see run()).
-constexpr size_t kWakeBatch = 128;
+// How appenders and the writer meet without a thread switch per record (run()): an idle writer
+// is woken by the first record and gathers for up to kGather; while records keep coming it
+// sleeps kPoll between batches and is woken early only when the queue is half full. Both are
+// far inside the group-commit interval.
 constexpr std::chrono::milliseconds kGather{2};
+constexpr std::chrono::milliseconds kPoll{5};
 } // namespace
 
 // Where the chain continues, found by open() in the existing trail.
@@ -253,9 +255,9 @@ bool AuditWriter::append(AuditRecord record) {
     recordsLost_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
-  bool wake = queue_.empty();
   queue_.push_back(std::move(record));
-  wake = wake || queue_.size() == kWakeBatch;
+  bool wake = writerIdle_ || queue_.size() == wakeAt();
+  writerIdle_ = false; // one wake-up is enough
   lock.unlock();
   if (wake)
     cvWork_.notify_one();
@@ -274,9 +276,9 @@ AppendResult AuditWriter::tryAppend(AuditRecord& record) {
   }
   if (record.ts.empty())
     record.ts = rfc3339Now();
-  bool wake = queue_.empty();
   queue_.push_back(std::move(record));
-  wake = wake || queue_.size() == kWakeBatch;
+  bool wake = writerIdle_ || queue_.size() == wakeAt();
+  writerIdle_ = false; // one wake-up is enough
   lock.unlock();
   if (wake)
     cvWork_.notify_one();
@@ -346,19 +348,25 @@ void AuditWriter::run() {
         return (!writeFailing_ && (!pending_.empty() || !queue_.empty())) ||
                (stopRequested_ && !stopSeen_) || flushAsked_ > flushSeen_;
       };
+      auto urgent = [&] {
+        return queue_.size() >= wakeAt() || stopRequested_ || flushAsked_ > flushSeen_;
+      };
       Clock::time_point deadline = nextDeadline();
-      if (deadline == Clock::time_point::max())
-        cvWork_.wait(lock, ready);
-      else
-        cvWork_.wait_until(lock, deadline, ready);
-      // Gather: a few records arriving one by one would otherwise cost a thread switch each
-      // (appenders wake the writer only for the first record and for a full batch). Records wait
-      // at most kGather here, well inside the group-commit interval.
-      if (!writeFailing_ && !queue_.empty() && queue_.size() < kWakeBatch && !stopRequested_ &&
-          flushAsked_ <= flushSeen_)
-        cvWork_.wait_until(lock, Clock::now() + kGather, [&] {
-          return queue_.size() >= kWakeBatch || stopRequested_ || flushAsked_ > flushSeen_;
-        });
+      if (polling_) {
+        // Records kept coming: sleep a poll period. Appenders do not wake a polling writer (a
+        // futex call and a thread switch per record would cost more than the record itself).
+        cvWork_.wait_until(lock, std::min(deadline, Clock::now() + kPoll), urgent);
+      } else {
+        writerIdle_ = !ready();
+        if (deadline == Clock::time_point::max())
+          cvWork_.wait(lock, ready);
+        else
+          cvWork_.wait_until(lock, deadline, ready);
+        writerIdle_ = false;
+        // Gather: records arriving one by one would otherwise cost a thread switch each.
+        if (!writeFailing_ && !queue_.empty() && !urgent())
+          cvWork_.wait_until(lock, Clock::now() + kGather, urgent);
+      }
       if (stopRequested_ && !stopSeen_) {
         stopSeen_ = true;
         stopDeadline_ = Clock::now() + options_.stopTimeout;
@@ -371,6 +379,7 @@ void AuditWriter::run() {
       flushGeneration = flushAsked_;
       flushSeen_ = flushGeneration;
       // While a write is failing, records stay in the queue: its bound is the backpressure.
+      polling_ = !writeFailing_ && !queue_.empty();
       if (!writeFailing_ && !queue_.empty()) {
         while (!queue_.empty()) {
           batch.push_back(std::move(queue_.front()));
@@ -523,8 +532,10 @@ bool AuditWriter::writePending(Clock::time_point now) {
     // A short write (disk filling up) leaves the rest of a line in pending_: the retry writes
     // exactly the missing bytes, so the file ends up with the lines as they were chained.
     auto written = static_cast<size_t>(n);
-    auto lines = static_cast<uint64_t>(
-        std::count(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(written), '\n'));
+    uint64_t lines = pendingLines_; // the usual case: everything written
+    if (written < pending_.size())
+      lines = static_cast<uint64_t>(
+          std::count(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(written), '\n'));
     pending_.erase(0, written);
     pendingLines_ -= lines;
     recordsWritten_.fetch_add(lines, std::memory_order_relaxed);

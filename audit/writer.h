@@ -10,6 +10,7 @@
 // A record that cannot be written stays queued and is retried; only records still unwritten when
 // stop() gives up are lost, and they are counted (recordsLost) and logged.
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -124,6 +125,8 @@ private:
   void noteError(const char* op, int err, Clock::time_point now);
   void noteRecovered();
   Clock::time_point nextDeadline() const;
+  // The queue length at which an appender wakes even a polling writer.
+  size_t wakeAt() const { return std::max<size_t>(1, options_.queueCapacity / 2); }
 
   AuditOptions options_;
   std::string keyId_;
@@ -149,6 +152,7 @@ private:
   Clock::time_point rotateRetryAt_{};
   bool stopSeen_ = false;
   bool stopEmitted_ = false;
+  bool polling_ = false; // the last round took records: sleep a poll period, unwoken
   Clock::time_point stopDeadline_{};
 
   // Shared with producers, under mu_.
@@ -160,6 +164,9 @@ private:
   bool stopRequested_ = false;
   bool finished_ = false;
   bool wantSpace_ = false;
+  // The writer waits with nothing to do: the next append() wakes it. While records keep coming
+  // it polls instead (run()), and appenders do not wake it per record.
+  bool writerIdle_ = false;
   std::string stopReason_;
   // flush() asks for generation flushAsked_; the writer notes the generation it saw with the
   // queue it took (flushSeen_) and, once all that is written and synced, reports it done.
