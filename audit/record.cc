@@ -19,35 +19,6 @@ using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 constexpr unsigned kParseFlags =
     rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
 
-// Length of the valid UTF-8 sequence at the start of `s`, or 0 when it is not one (overlong
-// forms, surrogates and code points above U+10FFFF are invalid, RFC 3629 §4).
-size_t utf8SequenceLength(std::string_view s) {
-  auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
-  auto cont = [&](size_t i) { return i < s.size() && (byte(i) & 0xC0) == 0x80; };
-  unsigned char c = byte(0);
-  if (c < 0x80)
-    return 1;
-  if (c >= 0xC2 && c <= 0xDF)
-    return cont(1) ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF) {
-    if (!cont(1) || !cont(2))
-      return 0;
-    unsigned char c1 = byte(1);
-    if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 > 0x9F))
-      return 0;
-    return 3;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    if (!cont(1) || !cont(2) || !cont(3))
-      return 0;
-    unsigned char c1 = byte(1);
-    if ((c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 > 0x8F))
-      return 0;
-    return 4;
-  }
-  return 0;
-}
-
 void writeString(JsonWriter& w, std::string_view text) {
   w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
 }
@@ -57,6 +28,10 @@ void writeField(JsonWriter& w, const char* key, std::string_view text) {
   w.Key(key);
   if (text.empty()) {
     w.Null();
+    return;
+  }
+  if (text.size() <= kMaxFieldBytes && validUtf8(text)) {
+    writeString(w, text); // the usual case: no copy
     return;
   }
   std::string clean = sanitizeUtf8(text.substr(0, kMaxFieldBytes + 4));
@@ -198,22 +173,6 @@ bool parseKind(std::string_view text, RecordKind& out) {
     }
   }
   return false;
-}
-
-std::string sanitizeUtf8(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  while (!text.empty()) {
-    size_t n = utf8SequenceLength(text);
-    if (n == 0) {
-      out += "\xEF\xBF\xBD"; // U+FFFD REPLACEMENT CHARACTER
-      text.remove_prefix(1);
-      continue;
-    }
-    out.append(text.data(), n);
-    text.remove_prefix(n);
-  }
-  return out;
 }
 
 std::string lineHash(std::string_view line) {

@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/utf8.h" // sanitizeUtf8, for fields
+
 namespace sidecar::audit {
 
 enum class RecordKind { Operation, Rejected, Drift, Start, Stop, Checkpoint };
@@ -90,6 +92,4 @@ std::string lineHash(std::string_view line);
 
 // `text` with every invalid UTF-8 sequence replaced by U+FFFD, so that each line is valid JSON
 // text for any reader.
-std::string sanitizeUtf8(std::string_view text);
-
 } // namespace sidecar::audit

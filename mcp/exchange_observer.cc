@@ -21,7 +21,7 @@ bool typeIs(std::string_view contentType, std::string_view type) {
 } // namespace
 
 bool ExchangeObserver::request(std::string_view body, bool keepArgs) {
-  MessageInfo m = scanMessage(body);
+  MessageInfo m = scanMessage(body, ScanMode::Observe);
   observing_ = m.kind == MessageKind::Request;
   if (!observing_)
     return false;
@@ -84,7 +84,7 @@ void ExchangeObserver::end() {
 }
 
 void ExchangeObserver::judge(std::string_view message) {
-  MessageInfo m = scanMessage(message);
+  MessageInfo m = scanMessage(message, ScanMode::Observe);
   if (m.kind != MessageKind::Response || m.id.in(message) != rpcId_)
     return; // not the answer to this request (SSE: a notification or a server request)
   decided_ = true;

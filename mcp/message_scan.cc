@@ -6,6 +6,8 @@
 
 #include <algorithm>
 
+#include "common/utf8.h"
+
 namespace sidecar::mcp {
 
 namespace {
@@ -174,15 +176,22 @@ public:
 
 } // namespace
 
-MessageInfo scanMessage(std::string_view json) {
+MessageInfo scanMessage(std::string_view json, ScanMode mode) {
   MessageInfo info;
   rapidjson::MemoryStream ms(json.data(), json.size());
   Scanner h(json, ms, info);
   rapidjson::Reader reader;
   // Numbers as raw text: ids and tokens are spliced, never converted.
-  auto r =
-      reader.Parse<rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseValidateEncodingFlag>(
-          ms, h);
+  constexpr unsigned kFlags = rapidjson::kParseNumbersAsStringsFlag;
+  rapidjson::ParseResult r;
+  if (mode == ScanMode::Validate) {
+    r = reader.Parse<kFlags | rapidjson::kParseValidateEncodingFlag>(ms, h);
+  } else {
+    r = reader.Parse<kFlags>(ms, h);
+    for (std::string* kept : {&info.method, &info.toolName, &info.protocolVersion})
+      if (!validUtf8(*kept))
+        *kept = sanitizeUtf8(*kept);
+  }
   if (r.IsError()) {
     info.error = std::string("not valid JSON: ") + rapidjson::GetParseError_En(r.Code()) +
                  " at byte " + std::to_string(r.Offset());

@@ -48,8 +48,20 @@ struct MessageInfo {
   int errorCode = 0;          // error.code
 };
 
+enum class ScanMode {
+  // RapidJSON also checks that every string is valid UTF-8: for messages the sidecar answers or
+  // writes on itself (the stdio bridge, connect).
+  Validate,
+  // For messages only observed on their way through unchanged (the HTTP pass-through's audit and
+  // metrics): the structure is still checked, but not the encoding of every string, which cost
+  // about a third of the scan (bench/README.md). The upstream judges its own input. The strings
+  // kept here (method, tool name, protocol version) are made valid UTF-8, bad bytes replaced by
+  // U+FFFD, so nothing invalid reaches a log, a label or the audit trail.
+  Observe,
+};
+
 // Scans one message (or a batch: then only `batch` and `items` are set).
-MessageInfo scanMessage(std::string_view json);
+MessageInfo scanMessage(std::string_view json, ScanMode mode = ScanMode::Validate);
 
 // Replaces the given spans of `src` (sorted by offset, not overlapping) and appends the result to
 // `out`.

@@ -28,6 +28,28 @@ TEST(MessageScan, RequestWithEverySpanTheBridgeRewrites) {
             R"("arguments":{"id":99,"x":[1,{"id":5}]},"_meta":{"progressToken":7}}})");
 }
 
+TEST(MessageScan, ObserveModeSkipsEncodingChecksButKeepsNamesValid) {
+  // A stray 0xFF in the arguments and in the tool name.
+  std::string m = "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":"
+                  "{\"name\":\"ec\xFFho\",\"arguments\":{\"text\":\"a\xFF\"}}}";
+  MessageInfo strict = scanMessage(m);
+  EXPECT_EQ(strict.kind, MessageKind::Invalid);
+  EXPECT_NE(strict.error.find("not valid JSON"), std::string::npos) << strict.error;
+
+  MessageInfo seen = scanMessage(m, ScanMode::Observe);
+  ASSERT_EQ(seen.kind, MessageKind::Request) << seen.error;
+  EXPECT_EQ(seen.method, "tools/call");
+  EXPECT_EQ(seen.toolName, "ec\xEF\xBF\xBDho");            // U+FFFD in place of the bad byte
+  EXPECT_EQ(seen.arguments.in(m), "{\"text\":\"a\xFF\"}"); // the bytes as they are
+  EXPECT_EQ(seen.id.in(m), "3");
+
+  // The structure is still checked.
+  EXPECT_EQ(scanMessage("{\"id\":1,\"method\":", ScanMode::Observe).kind, MessageKind::Invalid);
+  EXPECT_EQ(
+      scanMessage("{\"id\":1,\"result\":{\"isError\":true}}", ScanMode::Observe).isErrorResult,
+      true);
+}
+
 TEST(MessageScan, KindsAndTheirErrors) {
   EXPECT_EQ(scanMessage(R"({"jsonrpc":"2.0","method":"notifications/initialized"})").kind,
             MessageKind::Notification);
