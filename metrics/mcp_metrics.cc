@@ -30,13 +30,22 @@ constexpr std::string_view kMethods[] = {
 // Seconds: MCP calls range from sub-millisecond lookups to minutes-long tools.
 const prometheus::Histogram::BucketBoundaries kBuckets = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
+
+// The index of `method` in kMethods, or the count of kMethods for "other".
+size_t methodSlot(std::string_view method) {
+  size_t i = 0;
+  for (std::string_view m : kMethods) {
+    if (m == method)
+      return i;
+    ++i;
+  }
+  return i;
+}
 } // namespace
 
 std::string_view methodLabel(std::string_view method) {
-  for (std::string_view m : kMethods)
-    if (m == method)
-      return m;
-  return "other";
+  size_t slot = methodSlot(method);
+  return slot < std::size(kMethods) ? kMethods[slot] : "other";
 }
 
 McpMetrics::McpMetrics() : registry_(std::make_shared<prometheus::Registry>()) {
@@ -76,21 +85,42 @@ void McpMetrics::addTools(const std::vector<std::string>& names) {
       tools_.insert(n);
 }
 
-std::string McpMetrics::toolLabel(std::string_view method, std::string_view tool) {
+std::string_view McpMetrics::toolLabelLocked(std::string_view method, std::string_view tool) const {
   if (method != "tools/call")
     return {};
-  std::lock_guard<std::mutex> g(mu_);
-  return tools_.count(tool) ? std::string(tool) : std::string("other");
+  return tools_.count(tool) ? tool : std::string_view("other");
 }
 
 void McpMetrics::observe(std::string_view method, std::string_view tool, std::string_view outcome,
                          double seconds) {
-  std::string m(methodLabel(method));
-  requests_
-      ->Add({{"method", m}, {"tool", toolLabel(method, tool)}, {"outcome", std::string(outcome)}})
-      .Increment();
-  if (seconds >= 0)
-    duration_->Add({{"method", m}}, kBuckets).Observe(seconds);
+  static_assert(std::size(kMethods) + 1 == kMethodSlots);
+  size_t slot = methodSlot(method);
+  std::string_view m = slot < std::size(kMethods) ? kMethods[slot] : "other";
+  prometheus::Counter* counter;
+  {
+    thread_local std::string key; // reused: no allocation once it has grown
+    std::lock_guard<std::mutex> g(mu_);
+    std::string_view t = toolLabelLocked(m, tool);
+    key.assign(m).append(1, '\x1f').append(t).append(1, '\x1f').append(outcome);
+    auto it = counters_.find(key);
+    if (it == counters_.end()) {
+      prometheus::Counter& c = requests_->Add({{"method", std::string(m)},
+                                               {"tool", std::string(t)},
+                                               {"outcome", std::string(outcome)}});
+      it = counters_.emplace(key, &c).first;
+    }
+    counter = it->second;
+  }
+  counter->Increment();
+  if (seconds < 0)
+    return;
+  prometheus::Histogram* h = durations_[slot].load(std::memory_order_acquire);
+  if (!h) {
+    // Family::Add returns the existing series when another thread made it first.
+    h = &duration_->Add({{"method", std::string(m)}}, kBuckets);
+    durations_[slot].store(h, std::memory_order_release);
+  }
+  h->Observe(seconds);
 }
 
 } // namespace sidecar::metrics

@@ -11,11 +11,14 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <array>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace sidecar::metrics {
@@ -39,7 +42,9 @@ public:
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
 private:
-  std::string toolLabel(std::string_view method, std::string_view tool);
+  static constexpr size_t kMethodSlots = 22; // MCP's methods (mcp_metrics.cc) and "other"
+
+  std::string_view toolLabelLocked(std::string_view method, std::string_view tool) const;
 
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* requests_;
@@ -47,6 +52,11 @@ private:
   prometheus::Family<prometheus::Counter>* drift_;
   std::mutex mu_;
   std::set<std::string, std::less<>> tools_;
+  // The series already made, so that a request costs one hash lookup instead of building a label
+  // map and hashing it in prometheus-cpp (a few allocations per call). Bounded by the label
+  // cardinality above.
+  std::unordered_map<std::string, prometheus::Counter*> counters_;
+  std::array<std::atomic<prometheus::Histogram*>, kMethodSlots> durations_{};
 };
 
 // The method label for `method`: itself when MCP defines it, else "other".

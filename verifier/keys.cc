@@ -135,8 +135,17 @@ void sha256(const void* data, size_t len, unsigned char out[32]) {
   // Fetched once: the implicit fetch behind EVP_sha256() on every call costs more than hashing a
   // small body.
   static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  // One context per thread, reused: EVP_Digest() allocates, initialises and frees one per call,
+  // which cost as much as hashing an audit line (bench/README.md).
+  struct Ctx {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    ~Ctx() { EVP_MD_CTX_free(ctx); }
+  };
+  thread_local Ctx c;
   unsigned int outLen = 0;
-  if (!md || EVP_Digest(data, len, out, &outLen, md, nullptr) != 1 || outLen != 32)
+  if (!md || !c.ctx || EVP_DigestInit_ex2(c.ctx, md, nullptr) != 1 ||
+      EVP_DigestUpdate(c.ctx, data, len) != 1 || EVP_DigestFinal_ex(c.ctx, out, &outLen) != 1 ||
+      outLen != 32)
     std::abort(); // an OpenSSL without SHA-256: the installation is broken
 }
 
