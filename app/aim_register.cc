@@ -141,9 +141,13 @@ Status makeDirs(const std::string& dir) {
 std::string registrationUrl(const clients::ServerEntry& s, const std::string& hostName) {
   if (s.url)
     return *s.url;
+  return stdioServerUrl(s.name, hostName);
+}
+
+std::string stdioServerUrl(const std::string& serverName, const std::string& hostName) {
   std::string name;
   static constexpr char kHex[] = "0123456789ABCDEF";
-  for (unsigned char c : s.name) {
+  for (unsigned char c : serverName) {
     if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
       name += static_cast<char>(c);
     } else {

@@ -24,6 +24,9 @@ struct RegisterConfig {
 // none, stdio://<host name>/<server name> (unique per machine and name; AIM only checks that it
 // is a URL, and never calls it).
 std::string registrationUrl(const clients::ServerEntry& s, const std::string& hostName);
+// The stdio://<host name>/<name> form of it, `name` percent-encoded (`mcp-sidecar stdio` registers
+// its server under stdio://<host name>/<name>-<hash of the command line> this way).
+std::string stdioServerUrl(const std::string& serverName, const std::string& hostName);
 
 // Registers `servers` (already selected); prints one line per server to `out`, problems to
 // `err`. 0 all registered (or already were), 1 any failed (the others are still done).

@@ -8,10 +8,12 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -21,12 +23,16 @@
 #include <memory>
 #include <thread>
 
+#include "aim/client.h"
+#include "app/aim_policy.h"
+#include "app/aim_register.h"
 #include "app/identity.h"
 #include "audit/writer.h"
 #include "bridge/bridge.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "config/serve_config.h"
+#include "config/units.h"
 #include "drift/detector.h"
 #include "metrics/mcp_metrics.h"
 #include "proxy/admin_server.h"
@@ -99,14 +105,70 @@ std::string jsonString(std::string_view s) {
   return out + "\"";
 }
 
+// Registers the server with AIM (and starts the AIM client) once its tools are known, or after
+// 15 s without them (a server that lists none): as serve does, AIM learns the name and tools.
+struct AimStarter {
+  aim::AimClient* client = nullptr;
+  std::string name, url;
+  uv_timer_t timer{};
+  bool timerOpen = false;
+  bool started = false;
+
+  void start(std::vector<std::string> tools) {
+    if (started)
+      return;
+    started = true;
+    if (timerOpen)
+      uv_timer_stop(&timer);
+    aim::AgentRegistration agent;
+    agent.name = name;
+    agent.displayName = name;
+    agent.description = "mcp-sidecar in front of the stdio MCP server " + name;
+    agent.version = kVersion;
+    aim::McpServerRegistration server;
+    server.name = name;
+    server.description = "stdio MCP server " + name + " behind mcp-sidecar stdio";
+    server.url = url;
+    server.version = kVersion;
+    server.capabilities = std::move(tools);
+    log::info("registering with AIM",
+              {{"server_name", name},
+               {"url", url},
+               {"tools", static_cast<unsigned long long>(server.capabilities.size())}});
+    client->setRegistration(std::move(agent), std::move(server));
+    client->start();
+  }
+};
+
+// The --gate values: comma-separated lists, repeatable; blanks dropped.
+std::vector<std::string> gateList(const std::vector<std::string>& values) {
+  std::vector<std::string> out;
+  for (const std::string& v : values) {
+    size_t start = 0;
+    while (start <= v.size()) {
+      size_t end = v.find(',', start);
+      if (end == std::string::npos)
+        end = v.size();
+      std::string t = v.substr(start, end - start);
+      t.erase(0, t.find_first_not_of(" \t"));
+      t.erase(t.find_last_not_of(" \t") + 1);
+      if (!t.empty())
+        out.push_back(std::move(t));
+      start = end + 1;
+    }
+  }
+  return out;
+}
+
 } // namespace
 
 CLI::App* addStdioCommand(CLI::App& app, StdioOptions& o) {
   CLI::App* c = app.add_subcommand(
       "stdio", "Run a stdio MCP server behind the sidecar, stdio to stdio (what `wrap` writes in\n"
                "client configurations): mcp-sidecar stdio [flags] -- COMMAND ARGS...\n"
-               "Messages pass unchanged; every request is audited and tool lists are checked\n"
-               "for drift. stdout carries only MCP messages; logs go to stderr.");
+               "Messages pass unchanged; every request is audited, tool lists are checked\n"
+               "for drift, and calls of --gate tools wait for AIM's approval. stdout carries\n"
+               "only MCP messages; logs go to stderr.");
   c->add_option("--name", o.name, "the server's name in logs (default: from the command)");
   c->add_option("--state-dir", o.stateDir,
                 "audit trail, drift baseline and key (default: "
@@ -130,6 +192,35 @@ CLI::App* addStdioCommand(CLI::App& app, StdioOptions& o) {
   c->add_option("--admin", o.admin,
                 "HOST:PORT for /metrics (Prometheus: the MCP request families) and /healthz "
                 "(default: none)");
+  c->add_option("--gate", o.gate,
+                "tools whose calls need AIM approval first, comma-separated, repeatable (without "
+                "AIM they are refused with -31003)")
+      ->delimiter(',');
+  c->add_option("--gate-timeout", o.gateTimeout,
+                "how long a pending AIM approval may hold a gated call (default: 300)");
+  c->add_option("--aim-url", o.aimUrl,
+                "the AIM platform, e.g. https://aim.example.com (default: AIM_URL, else none: "
+                "AIM off)")
+      ->envname("AIM_URL");
+  c->add_option("--aim-api-key", o.aimApiKey,
+                "AIM API key, used once to register the agent when no agent id is known "
+                "(default: AIM_API_KEY)")
+      ->envname("AIM_API_KEY");
+  c->add_option("--aim-agent-id", o.aimAgentId,
+                "the AIM agent the sidecar's key is registered under (default: kept in "
+                "<state-dir>/aim/ after the first registration)");
+  c->add_option("--aim-ca-file", o.aimCaFile,
+                "CA bundle for AIM's TLS certificate (default: the system store)");
+  c->add_option("--aim-heartbeat-interval", o.aimHeartbeatInterval,
+                "time between heartbeats to AIM (default: 30)");
+  c->add_option("--aim-usage-interval", o.aimUsageInterval,
+                "time between usage reports to AIM (default: 60)");
+  c->add_option("--aim-revocation-interval", o.aimRevocationInterval,
+                "time between reads of AIM's revocation list (default: 300)");
+  c->add_option("--aim-retry-max", o.aimRetryMax,
+                "longest wait between retries of an AIM call (default: 60)");
+  c->add_option("--spool-max-bytes", o.spoolMaxBytes,
+                "disk spool (in <state-dir>/aim/) for what AIM must learn (default: 256MiB)");
   c->add_option("--log-level", o.logLevel, "debug, info, warn, error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   c->add_option("command", o.command, "after --: the stdio MCP server to start (COMMAND ARGS...)")
@@ -146,6 +237,45 @@ int runStdio(const StdioOptions& o) {
       std::fprintf(stderr, "mcp-sidecar stdio: --env %s: expected NAME=VALUE\n", e.c_str());
       return 2;
     }
+  // Durations and sizes as serve reads them (docs/configuration.md); a bad one is bad usage.
+  uint64_t gateTimeoutMs = 0, heartbeatMs = 0, usageMs = 0, revocationMs = 0, retryMaxMs = 0;
+  uint64_t spoolMaxBytes = 0;
+  struct Duration {
+    const char* flag;
+    const std::string& text;
+    uint64_t& ms;
+  };
+  for (const Duration& d :
+       {Duration{"--gate-timeout", o.gateTimeout, gateTimeoutMs},
+        Duration{"--aim-heartbeat-interval", o.aimHeartbeatInterval, heartbeatMs},
+        Duration{"--aim-usage-interval", o.aimUsageInterval, usageMs},
+        Duration{"--aim-revocation-interval", o.aimRevocationInterval, revocationMs},
+        Duration{"--aim-retry-max", o.aimRetryMax, retryMaxMs}}) {
+    auto v = config::parseDurationMs(d.text);
+    if (!v.ok() || *v == 0) {
+      std::fprintf(stderr, "mcp-sidecar stdio: %s %s: %s\n", d.flag, d.text.c_str(),
+                   v.ok() ? "must be more than 0" : v.error().c_str());
+      return 2;
+    }
+    d.ms = *v;
+  }
+  retryMaxMs = std::max<uint64_t>(retryMaxMs, 1000);
+  if (auto v = config::parseSize(o.spoolMaxBytes); !v.ok() || *v < (1u << 20)) {
+    std::fprintf(stderr, "mcp-sidecar stdio: --spool-max-bytes %s: %s\n", o.spoolMaxBytes.c_str(),
+                 v.ok() ? "at least 1MiB" : v.error().c_str());
+    return 2;
+  } else {
+    spoolMaxBytes = *v;
+  }
+  if (!o.aimUrl.empty() && o.aimUrl.rfind("http://", 0) != 0 &&
+      o.aimUrl.rfind("https://", 0) != 0) {
+    std::fprintf(stderr,
+                 "mcp-sidecar stdio: --aim-url %s: expected an http:// or https:// URL of the AIM "
+                 "platform\n",
+                 o.aimUrl.c_str());
+    return 2;
+  }
+  std::vector<std::string> gate = gateList(o.gate);
   if (sodium_init() < 0) {
     log::error("cannot start: libsodium did not initialise");
     return 1;
@@ -220,6 +350,61 @@ int runStdio(const StdioOptions& o) {
   }
   auto mcp = std::make_shared<metrics::McpMetrics>();
   watch::DriftWatch driftWatch(std::move(*detector), name, auditWriter.get(), mcp.get());
+
+  // AIM (docs/aim.md): registration of this server, gated tools, usage, drift reports.
+  std::unique_ptr<aim::AimClient> aimClient;
+  AimStarter aimStarter;
+  if (!o.aimUrl.empty()) {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    aim::AimOptions aimOptions;
+    aimOptions.url = o.aimUrl;
+    aimOptions.stateDir = cfg.stateDir;
+    aimOptions.key = identity->key;
+    aimOptions.agentId = o.aimAgentId;
+    aimOptions.apiKey = o.aimApiKey;
+    aimOptions.caFile = o.aimCaFile;
+    aimOptions.server.name = name;
+    // A stdio server has no URL; AIM needs one per server and never calls it.
+    aimOptions.server.url = stdioServerUrl(stdio_proxy::serverDirName(o.command), host);
+    aimOptions.heartbeatInterval = std::chrono::milliseconds(heartbeatMs);
+    aimOptions.usageInterval = std::chrono::milliseconds(usageMs);
+    aimOptions.revocationInterval = std::chrono::milliseconds(revocationMs);
+    aimOptions.spoolMaxBytes = spoolMaxBytes;
+    aimOptions.retryMax = std::chrono::milliseconds(retryMaxMs);
+    aimOptions.retryInitial = std::min(aimOptions.retryInitial, aimOptions.retryMax);
+    aimOptions.gateTimeout = std::chrono::milliseconds(gateTimeoutMs);
+    aimOptions.userAgent = std::string("mcp-sidecar/") + kVersion;
+    aimStarter.name = name;
+    aimStarter.url = aimOptions.server.url;
+    auto client = aim::AimClient::create(std::move(aimOptions));
+    if (!client.ok()) {
+      log::error("cannot start: AIM", {{"error", client.error()}});
+      auditWriter->stop("startup failed");
+      return 1;
+    }
+    aimClient = std::move(*client);
+    aimStarter.client = aimClient.get();
+  } else if (!gate.empty()) {
+    log::info("AIM is off (no --aim-url / AIM_URL): calls of gated tools are refused",
+              {{"gated_tools", static_cast<unsigned long long>(gate.size())}});
+  }
+  std::unique_ptr<AimPolicy> policy;
+  if (aimClient || !gate.empty())
+    policy = std::make_unique<AimPolicy>(aimClient.get(), gate,
+                                         std::chrono::milliseconds(gateTimeoutMs));
+  std::vector<std::string> toolNames; // the server's latest list (loop thread)
+  if (aimClient) {
+    aim::AimClient* client = aimClient.get();
+    driftWatch.setOnReport([client, &name, &toolNames](const drift::DriftReport& report) {
+      Status st = client->reportDetection(driftDetectionBody(name, report.toJson(), toolNames));
+      if (!st.ok())
+        log::error("cannot spool the drift report for AIM", {{"error", st.message()}});
+    });
+  }
+  std::shared_ptr<prometheus::Collectable> aimMetrics;
+  if (aimClient)
+    aimMetrics = aimCollector(*aimClient);
   // --admin: the same MCP metric families as serve's, for Prometheus, on a port of its own.
   int adminFd = -1;
   std::string adminAddr;
@@ -244,7 +429,9 @@ int runStdio(const StdioOptions& o) {
                                   {"public_key", publicKey},
                                   {"verify_with", "mcp-sidecar audit verify --key " + publicKey +
                                                       " " + auditWriter->path() + "*"},
-                                  {"drift_policy", o.driftPolicy}});
+                                  {"drift_policy", o.driftPolicy},
+                                  {"aim", o.aimUrl.empty() ? "off" : o.aimUrl},
+                                  {"gated_tools", static_cast<unsigned long long>(gate.size())}});
 
   stdio_proxy::StdioProxyOptions po;
   po.child.name = name;
@@ -256,6 +443,12 @@ int runStdio(const StdioOptions& o) {
   po.mcp = mcp.get();
   po.driftHint = "review the server, then remove " + cfg.stateDir +
                  "/drift-baseline.json and restart it to accept the new definitions";
+  po.policy = policy.get();
+  po.onTools = [&toolNames, &aimStarter](const std::vector<std::string>& names) {
+    toolNames = names;
+    if (aimStarter.client)
+      aimStarter.start(names);
+  };
 
   uv_loop_t loop;
   uv_loop_init(&loop);
@@ -265,11 +458,17 @@ int runStdio(const StdioOptions& o) {
   std::unique_ptr<proxy::AdminServer> admin;
   if (adminFd >= 0) {
     admin = std::make_unique<proxy::AdminServer>(
-        &loop, adminFd, [&mcp](const proxy::RequestParser& req) -> proxy::AdminResponse {
+        &loop, adminFd,
+        [&mcp, &aimMetrics](const proxy::RequestParser& req) -> proxy::AdminResponse {
           std::string_view path = req.url().substr(0, req.url().find('?'));
-          if (path == "/metrics")
+          if (path == "/metrics") {
+            std::vector<prometheus::MetricFamily> families = mcp->registry()->Collect();
+            if (aimMetrics)
+              for (prometheus::MetricFamily& f : aimMetrics->Collect())
+                families.push_back(std::move(f));
             return {200, "text/plain; version=0.0.4; charset=utf-8",
-                    prometheus::TextSerializer().Serialize(mcp->registry()->Collect())};
+                    prometheus::TextSerializer().Serialize(families)};
+          }
           if (path == "/healthz")
             return {200, "text/plain; charset=utf-8", "ok\n"};
           return {404, "text/plain; charset=utf-8", "not found; admin paths: /metrics /healthz\n"};
@@ -293,8 +492,25 @@ int runStdio(const StdioOptions& o) {
   };
   uv_signal_start(&sigterm, onSignal, SIGTERM);
   uv_signal_start(&sigint, onSignal, SIGINT);
+  if (aimClient) {
+    uv_timer_init(&loop, &aimStarter.timer);
+    aimStarter.timer.data = &aimStarter;
+    aimStarter.timerOpen = true;
+    uv_timer_start(
+        &aimStarter.timer,
+        [](uv_timer_t* t) {
+          auto* a = static_cast<AimStarter*>(t->data);
+          log::warn("registering with AIM before the MCP server listed its tools");
+          a->start({});
+        },
+        15000, 0);
+  }
   proxy->onDone = [&](int code) {
     exitCode = code;
+    if (aimStarter.timerOpen) {
+      aimStarter.timerOpen = false;
+      uv_close(reinterpret_cast<uv_handle_t*>(&aimStarter.timer), nullptr);
+    }
     if (admin)
       admin->close();
     uv_close(reinterpret_cast<uv_handle_t*>(&sigterm), nullptr);
@@ -308,6 +524,12 @@ int runStdio(const StdioOptions& o) {
   proxy.reset();
   if (uv_loop_close(&loop) != 0)
     log::warn("handles were left open at exit");
+  if (aimClient) {
+    // A final usage report, and a little time for the spool (the client waits for this exit);
+    // what is left is delivered at the next start.
+    log::info("stopping the AIM client: delivering what is spooled (up to 2 s)");
+    aimClient->stop(std::chrono::seconds(2));
+  }
   if (stopReason == "shutdown" && exitCode != 0)
     stopReason = "the MCP server exited with " + std::to_string(exitCode);
   auditWriter->stop(stopReason);

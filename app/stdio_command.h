@@ -1,8 +1,8 @@
 #pragma once
 // `mcp-sidecar stdio [flags] -- COMMAND ARGS...`: the stdio-to-stdio mode that `mcp-sidecar wrap`
 // writes into MCP client configurations (docs/stdio-proxy.md). The client starts it as its
-// server's command; it starts COMMAND and relays every message unchanged, with the audit trail
-// and drift detection of the HTTP modes.
+// server's command; it starts COMMAND and relays every message unchanged, with the audit trail,
+// drift detection and AIM policy (gated tools, usage) of the HTTP modes.
 
 #include <string>
 #include <vector>
@@ -26,6 +26,18 @@ struct StdioOptions {
   bool scrubEnv = false;
   std::string logLevel = "info";
   std::string admin; // --admin HOST:PORT: /metrics and /healthz; empty: none
+  // AIM, as serve's flags of the same names (docs/aim.md).
+  std::vector<std::string> gate; // --gate TOOL[,TOOL...], repeatable
+  std::string gateTimeout = "300";
+  std::string aimUrl;    // --aim-url, else AIM_URL; empty: AIM off
+  std::string aimApiKey; // --aim-api-key, else AIM_API_KEY
+  std::string aimAgentId;
+  std::string aimCaFile;
+  std::string aimHeartbeatInterval = "30";
+  std::string aimUsageInterval = "60";
+  std::string aimRevocationInterval = "300";
+  std::string aimRetryMax = "60";
+  std::string spoolMaxBytes = "256MiB";
 };
 
 CLI::App* addStdioCommand(CLI::App& app, StdioOptions& o);

@@ -32,7 +32,9 @@ public:
     open_ = true;
   }
   // On the loop's thread: refuse further posts and close the handle; what is queued is dropped.
-  void close() {
+  // `closed`, when set, runs once the handle is closed (from then on the mailbox may be deleted);
+  // never inline.
+  void close(std::function<void()> closed = {}) {
     {
       std::lock_guard<std::mutex> g(mu_);
       if (!open_)
@@ -40,7 +42,14 @@ public:
       open_ = false;
       queue_.clear();
     }
-    uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+    closed_ = std::move(closed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&async_), [](uv_handle_t* h) {
+      auto* m = static_cast<Mailbox*>(h->data);
+      // `closed` may delete the mailbox: nothing of it is touched afterwards.
+      std::function<void()> then = std::move(m->closed_);
+      if (then)
+        then();
+    });
   }
   // Any thread.
   bool post(T&& item) {
@@ -72,6 +81,7 @@ private:
   std::vector<T> queue_;
   std::vector<T> batch_; // loop thread only; keeps its capacity
   Handler handler_;
+  std::function<void()> closed_;
 };
 
 } // namespace sidecar::bridge

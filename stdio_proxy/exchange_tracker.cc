@@ -16,7 +16,8 @@ Exchange startExchange(const mcp::MessageInfo& m, std::string_view line) {
   return e;
 }
 
-bool ExchangeTracker::request(const mcp::MessageInfo& m, std::string_view line, uint64_t nowNs) {
+bool ExchangeTracker::request(const mcp::MessageInfo& m, std::string_view line, uint64_t nowNs,
+                              std::string verificationId) {
   std::string id(m.id.in(line));
   if (waiting_.size() >= kMaxInflight || waiting_.count(id)) {
     ++untracked_;
@@ -25,6 +26,7 @@ bool ExchangeTracker::request(const mcp::MessageInfo& m, std::string_view line, 
   Waiting w;
   w.startNs = nowNs;
   w.exchange = startExchange(m, line);
+  w.exchange.verificationId = std::move(verificationId);
   waiting_.emplace(std::move(id), std::move(w));
   return true;
 }

@@ -33,15 +33,20 @@ struct Exchange {
   double latencyMs = 0;
   std::string outcome; // ok, tool_error, rpc_error, upstream_error, rejected
   std::string reason;  // the JSON-RPC error code, or why there was no answer
+  // AIM's id of the approval of a gated call (--gate): its outcome is reported to AIM. "" = none.
+  std::string verificationId;
 };
 
 class ExchangeTracker {
 public:
   static constexpr size_t kMaxInflight = 10000;
 
-  // A request of the client, about to be forwarded. `m` is scanMessage(line) with kind Request.
-  // False when it is not tracked (the id is already waiting, or the map is full).
-  bool request(const mcp::MessageInfo& m, std::string_view line, uint64_t nowNs);
+  // A request of the client, about to be forwarded. `m` is scanMessage(line) with kind Request;
+  // `nowNs` is when it arrived; `verificationId` is AIM's approval of a gated call ("" = none),
+  // handed back with the exchange. False when it is not tracked (the id is already waiting, or the
+  // map is full).
+  bool request(const mcp::MessageInfo& m, std::string_view line, uint64_t nowNs,
+               std::string verificationId = {});
   // A response of the server (`m` of kind Response). The exchange it completes, or nullopt when
   // it answers nothing the tracker waits for.
   std::optional<Exchange> response(const mcp::MessageInfo& m, std::string_view line,

@@ -29,23 +29,45 @@ uv_handle_t* asHandle(void* h) {
 } // namespace
 
 namespace {
-// The metrics label tools by the server's own list (anything else is "other").
-std::function<void(const std::vector<std::string>&)> toolNamesSink(metrics::McpMetrics* mcp) {
-  if (!mcp)
+// The metrics label tools by the server's own list (anything else is "other"); AIM registers the
+// server with it.
+std::function<void(const std::vector<std::string>&)> toolNamesSink(const StdioProxyOptions& o) {
+  if (!o.mcp && !o.onTools)
     return {};
-  return [mcp](const std::vector<std::string>& names) { mcp->setTools(names); };
+  return [mcp = o.mcp, onTools = o.onTools](const std::vector<std::string>& names) {
+    if (mcp)
+      mcp->setTools(names);
+    if (onTools)
+      onTools(names);
+  };
+}
+
+// What AIM is told of an approved call's outcome: "" when it succeeded.
+std::string executionError(const Exchange& e) {
+  if (e.outcome == "ok")
+    return {};
+  if (e.outcome == "tool_error")
+    return "the tool reported an error (result.isError)";
+  if (e.outcome == "rpc_error")
+    return "the MCP server answered with JSON-RPC error " + e.reason;
+  if (e.reason == "shutdown")
+    return "the MCP server was stopped before it answered";
+  if (e.reason == "upstream_exited")
+    return "the MCP server exited before it answered";
+  return e.outcome + ": " + e.reason;
 }
 } // namespace
 
 StdioProxy::StdioProxy(uv_loop_t* loop, StdioProxyOptions options)
     : loop_(loop), opt_(std::move(options)), splitter_(opt_.maxLine),
-      clientTools_(opt_.drift, toolNamesSink(opt_.mcp)),
-      ownTools_(opt_.drift, toolNamesSink(opt_.mcp)) {
+      clientTools_(opt_.drift, toolNamesSink(opt_)), ownTools_(opt_.drift, toolNamesSink(opt_)),
+      decisions_(std::make_shared<bridge::Mailbox<Decision>>()) {
   uv_pipe_init(loop_, &in_, 0);
   uv_pipe_init(loop_, &out_, 0);
   uv_timer_init(loop_, &timer_);
   in_.data = out_.data = timer_.data = this;
-  openHandles_ = 3;
+  openHandles_ = 4; // the three, and the mailbox's
+  decisions_->open(loop_, [this](std::vector<Decision>& batch) { onDecisions(batch); });
 }
 
 StdioProxy::~StdioProxy() = default;
@@ -173,51 +195,196 @@ void StdioProxy::clientLine(std::string_view line) {
                            "' changed since the baseline (--drift-policy block); " + opt_.driftHint;
       log::warn("refused a call to a tool whose definition changed",
                 {{"server", opt_.child.name}, {"tool", m.toolName}});
-      std::string answer =
-          mcp::errorResponse(m.id.in(line), kDriftBlockedCode, "Tool definition changed (drift)",
-                             "tool_drift_blocked", detail);
-      if (opt_.mcp)
-        opt_.mcp->observe(m.method, m.toolName, "rejected", -1);
-      if (opt_.audit) {
-        audit::AuditRecord r;
-        r.kind = audit::RecordKind::Rejected;
-        r.rpcId = std::string(m.id.in(line));
-        r.method = m.method;
-        r.tool = m.toolName;
-        r.outcome = "rejected";
-        r.reason = "tool_drift_blocked";
-        r.latencyMs = 0;
-        r.bytesIn = line.size();
-        r.bytesOut = answer.size();
-        if (m.arguments.present())
-          r.args.emplace(m.arguments.in(line));
-        opt_.audit->append(std::move(r));
-      }
-      toClient(answer);
+      refuse(m, line, kDriftBlockedCode, "Tool definition changed (drift)", "tool_drift_blocked",
+             detail, "tool_drift_blocked", nowNs());
       return;
     }
-    if (!child_ || !child_->send(std::string(line))) {
-      // The server is gone: answer rather than leave the client waiting.
-      Exchange x = startExchange(m, line);
-      x.outcome = "upstream_error";
-      x.reason = "upstream_exited";
-      recordExchange(std::move(x));
-      toClient(mcp::errorResponse(m.id.in(line), kUpstreamExitedCode,
-                                  "the MCP server is not running", "upstream_exited",
-                                  "the stdio MCP server exited"));
+    if (opt_.policy && m.method == "tools/call" && opt_.policy->gated(m.toolName)) {
+      hold(m, line);
       return;
     }
-    // Tracked after the send so that a request the server cannot get is not left waiting; the
-    // answer cannot overtake it (it comes back through this same loop).
-    tracker_.request(m, line, nowNs());
+    forwardRequest(m, line, nowNs(), {});
   } else {
-    if (child_)
-      child_->send(std::string(line));
+    if (m.kind == mcp::MessageKind::Notification && m.method == "notifications/cancelled" &&
+        m.paramsRequestId.present() && cancelHeld(m.paramsRequestId.in(line)))
+      return; // the server never saw the request: nothing to tell it
+    std::vector<std::string> batchTools;
+    if (m.batch && opt_.policy)
+      batchTools = mcp::toolCallNames(line);
+    for (const std::string& t : batchTools)
+      if (opt_.policy->gated(t)) {
+        // As serve: an approval is for one call, so a gated call cannot ride in a batch.
+        refuse(m, line, kApprovalRequiredCode, "Approval required", "approval_denied",
+               "a gated tool (--gate) is approved one call at a time: send '" + t +
+                   "' in a message of its own, not in a batch",
+               "approval_denied", nowNs());
+        return;
+      }
+    if (child_ && child_->send(std::string(line)))
+      for (const std::string& t : batchTools)
+        opt_.policy->toolCalled(t);
     if (m.kind == mcp::MessageKind::Notification && m.method == "notifications/initialized")
       askTools({});
   }
   if (child_ && child_->queuedBytes() > opt_.highWater)
     pauseStdin();
+}
+
+void StdioProxy::forwardRequest(const mcp::MessageInfo& m, std::string_view line, uint64_t startNs,
+                                std::string verificationId) {
+  if (!child_ || !child_->send(std::string(line))) {
+    // The server is gone: answer rather than leave the client waiting.
+    Exchange x = startExchange(m, line);
+    x.outcome = "upstream_error";
+    x.reason = "upstream_exited";
+    x.latencyMs = static_cast<double>(nowNs() - startNs) / 1e6;
+    x.verificationId = std::move(verificationId);
+    std::string answer =
+        mcp::errorResponse(m.id.in(line), kUpstreamExitedCode, "the MCP server is not running",
+                           "upstream_exited", "the stdio MCP server exited");
+    x.bytesOut = answer.size();
+    recordExchange(std::move(x));
+    toClient(answer);
+    return;
+  }
+  if (opt_.policy && m.method == "tools/call")
+    opt_.policy->toolCalled(m.toolName);
+  // Tracked after the send so that a request the server cannot get is not left waiting; the
+  // answer cannot overtake it (it comes back through this same loop).
+  if (!tracker_.request(m, line, startNs, verificationId) && !verificationId.empty())
+    opt_.policy->executed(verificationId, false,
+                          "the sidecar could not follow the call's answer (its id was in use)");
+}
+
+void StdioProxy::refuse(const mcp::MessageInfo& m, std::string_view line, int code,
+                        std::string_view message, std::string_view reason, std::string_view detail,
+                        std::string_view auditReason, uint64_t startNs) {
+  std::string answer = mcp::errorResponse(m.id.in(line), code, message, reason, detail);
+  if (opt_.mcp)
+    opt_.mcp->observe(m.method.empty() ? "other" : m.method, m.toolName, "rejected", -1);
+  if (opt_.audit) {
+    audit::AuditRecord r;
+    r.kind = audit::RecordKind::Rejected;
+    r.rpcId = std::string(m.id.in(line));
+    r.method = m.method;
+    r.tool = m.toolName;
+    r.outcome = "rejected";
+    r.reason = auditReason;
+    r.latencyMs = static_cast<double>(nowNs() - startNs) / 1e6;
+    r.bytesIn = line.size();
+    r.bytesOut = answer.size();
+    if (m.arguments.present())
+      r.args.emplace(m.arguments.in(line));
+    opt_.audit->append(std::move(r));
+  }
+  toClient(answer);
+}
+
+// ---- gated calls ----
+
+void StdioProxy::hold(const mcp::MessageInfo& m, std::string_view line) {
+  uint64_t startNs = nowNs();
+  if (held_.size() >= opt_.maxHeld) {
+    refuse(m, line, kApprovalRequiredCode, "Approval required", "approval_denied",
+           std::to_string(held_.size()) +
+               " gated calls already wait for AIM's approval; retry once some are decided",
+           "approval_denied", startNs);
+    return;
+  }
+  uint64_t token = ++nextHeld_;
+  std::string callId = "stdio" + std::to_string(token) + "-" + std::to_string(startNs);
+  std::shared_ptr<bridge::Mailbox<Decision>> box = decisions_;
+  // The callback runs on AIM's thread; the mailbox refuses it once the proxy has closed.
+  auto id =
+      opt_.policy->requestApproval(m.toolName, callId, "", [box, token](proxy::ApprovalOutcome o) {
+        box->post(Decision{token, std::move(o)});
+      });
+  if (!id.ok()) {
+    log::warn("gated tool call refused",
+              {{"server", opt_.child.name}, {"tool", m.toolName}, {"reason", id.error()}});
+    refuse(m, line, kApprovalRequiredCode, "Approval required", "approval_denied", id.error(),
+           "approval_denied", startNs);
+    return;
+  }
+  held_.emplace(token, Held{std::string(line), m.toolName, *id, startNs});
+  log::info("gated tool call waiting for AIM's approval",
+            {{"server", opt_.child.name}, {"tool", m.toolName}});
+}
+
+void StdioProxy::onDecisions(std::vector<Decision>& batch) {
+  for (Decision& d : batch) {
+    if (done_)
+      return;
+    auto it = held_.find(d.token);
+    if (it == held_.end())
+      continue; // cancelled meanwhile
+    Held h = std::move(it->second);
+    held_.erase(it);
+    mcp::MessageInfo m = mcp::scanMessage(h.line);
+    if (!d.outcome.approved) {
+      log::warn("gated tool call refused",
+                {{"server", opt_.child.name}, {"tool", h.tool}, {"reason", d.outcome.reason}});
+      refuse(m, h.line, kApprovalRequiredCode, "Approval required", "approval_denied",
+             d.outcome.reason, "approval_denied", h.startNs);
+      continue;
+    }
+    log::info("gated tool call approved by AIM", {{"server", opt_.child.name},
+                                                  {"tool", h.tool},
+                                                  {"verification_id", d.outcome.verificationId}});
+    forwardRequest(m, h.line, h.startNs, std::move(d.outcome.verificationId));
+  }
+  if (child_ && child_->queuedBytes() > opt_.highWater)
+    pauseStdin();
+}
+
+bool StdioProxy::cancelHeld(std::string_view requestId) {
+  for (auto it = held_.begin(); it != held_.end(); ++it) {
+    mcp::MessageInfo m = mcp::scanMessage(it->second.line);
+    if (m.id.in(it->second.line) != requestId)
+      continue;
+    Held h = std::move(it->second);
+    held_.erase(it);
+    opt_.policy->cancelApproval(h.approvalId);
+    log::info("gated tool call cancelled by the client before AIM decided",
+              {{"server", opt_.child.name}, {"tool", h.tool}});
+    // MCP: a cancelled request gets no answer. The audit trail still says what happened.
+    if (opt_.mcp)
+      opt_.mcp->observe(m.method, m.toolName, "rejected", -1);
+    if (opt_.audit) {
+      audit::AuditRecord r;
+      r.kind = audit::RecordKind::Rejected;
+      r.rpcId = std::string(m.id.in(h.line));
+      r.method = m.method;
+      r.tool = m.toolName;
+      r.outcome = "rejected";
+      r.reason = "approval_cancelled";
+      r.latencyMs = static_cast<double>(nowNs() - h.startNs) / 1e6;
+      r.bytesIn = h.line.size();
+      if (m.arguments.present())
+        r.args.emplace(m.arguments.in(h.line));
+      opt_.audit->append(std::move(r));
+    }
+    return true;
+  }
+  return false;
+}
+
+void StdioProxy::dropHeld(DropWhy why) {
+  std::map<uint64_t, Held> held;
+  held.swap(held_);
+  for (auto& [token, h] : held) {
+    opt_.policy->cancelApproval(h.approvalId);
+    mcp::MessageInfo m = mcp::scanMessage(h.line);
+    if (why == DropWhy::ServerGone) {
+      forwardRequest(m, h.line, h.startNs, {}); // answered -31004: the server cannot take it
+      continue;
+    }
+    log::info("gated tool call cancelled: the client is done",
+              {{"server", opt_.child.name}, {"tool", h.tool}});
+    refuse(m, h.line, kApprovalRequiredCode, "Approval required", "approval_denied",
+           "the client closed its input before AIM decided; the call was not made",
+           "approval_cancelled", h.startNs);
+  }
 }
 
 void StdioProxy::stdinEnded(std::string_view why) {
@@ -230,6 +397,7 @@ void StdioProxy::stdinEnded(std::string_view why) {
   if (stdinOpen_ && !uv_is_closing(asHandle(&in_))) {
     uv_read_stop(reinterpret_cast<uv_stream_t*>(&in_));
   }
+  dropHeld(DropWhy::ClientDone);
   maybeStopChild();
 }
 
@@ -286,6 +454,10 @@ void StdioProxy::askTools(const std::string& cursor) {
 }
 
 void StdioProxy::recordExchange(Exchange e) {
+  if (!e.verificationId.empty() && opt_.policy) {
+    std::string error = executionError(e);
+    opt_.policy->executed(e.verificationId, error.empty(), error);
+  }
   if (opt_.mcp)
     opt_.mcp->observe(e.method, e.tool, e.outcome, e.latencyMs / 1000);
   if (opt_.audit)
@@ -334,6 +506,7 @@ void StdioProxy::onStdoutWritten(uv_write_t* req, int status) {
 
 void StdioProxy::childGone() {
   childGone_ = true;
+  dropHeld(DropWhy::ServerGone);
   std::string_view reason = stopAsked_ ? "shutdown" : "upstream_exited";
   for (Exchange& e : tracker_.abandon("upstream_error", reason, nowNs()))
     recordExchange(std::move(e));
@@ -376,11 +549,20 @@ void StdioProxy::closeAll() {
     return;
   done_ = true;
   uv_timer_stop(&timer_);
+  for (auto& [token, h] : held_)
+    opt_.policy->cancelApproval(h.approvalId);
+  held_.clear();
   auto closed = [](uv_handle_t* h) {
     auto* p = static_cast<StdioProxy*>(h->data);
     if (--p->openHandles_ == 0 && p->onDone)
       p->onDone(p->exitCode_);
   };
+  // Decisions still to come are refused by the mailbox from now on; the callbacks that may still
+  // post share it, so it outlives the proxy if need be.
+  decisions_->close([this] {
+    if (--openHandles_ == 0 && onDone)
+      onDone(exitCode_);
+  });
   for (uv_handle_t* h : {asHandle(&in_), asHandle(&out_), asHandle(&timer_)})
     if (!uv_is_closing(h))
       uv_close(h, closed);

@@ -5,6 +5,14 @@
 // becomes an audit record and a metrics observation, tools/list answers feed the drift watch,
 // and under --drift-policy block a tools/call of a changed tool is answered by the proxy itself.
 //
+// Gated tools (--gate, `policy`): a tools/call of a gated tool is held, not written to the child,
+// while AIM decides; the client's other messages keep flowing (they may overtake it). Approved →
+// the line goes to the child unchanged and, once answered, its outcome is reported
+// (CallPolicy::executed); refused → the proxy answers -31003 itself. AIM's decision arrives on
+// AIM's thread and is handed to the loop through a mailbox (uv_async_t) that the decision
+// callbacks share: once the proxy closes, it refuses their posts instead of touching freed memory.
+// A call still held when the client closes stdin (or the server exits) is cancelled and answered.
+//
 // Back-pressure, both ways: while more than `highWater` bytes wait to be written to the child's
 // stdin, the client's stdin is not read; while more than `highWater` wait for our stdout, the
 // child's stdout is not read. Memory is therefore bounded by the two high-water marks plus one
@@ -24,11 +32,15 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "bridge/child_process.h"
+#include "bridge/mailbox.h"
+#include "proxy/hooks.h"
 #include "stdio_proxy/exchange_tracker.h"
 #include "stdio_proxy/line_splitter.h"
 #include "stdio_proxy/tool_list_feed.h"
@@ -47,6 +59,8 @@ namespace sidecar::stdio_proxy {
 
 // The JSON-RPC error code of a tools/call refused for drift (as serve's, docs/errors.md).
 inline constexpr int kDriftBlockedCode = -31007;
+// The JSON-RPC error code of a gated tools/call AIM did not approve (as serve's).
+inline constexpr int kApprovalRequiredCode = -31003;
 
 struct StdioProxyOptions {
   bridge::ChildSpec child;
@@ -64,6 +78,15 @@ struct StdioProxyOptions {
   uint64_t flushTimeoutMs = 5000; // how long the end waits for the client to read our stdout
   // What the -31007 answer tells the operator to do (the `detail` of its error data).
   std::string driftHint = "an operator must review it and accept it";
+  // Gated tools, usage counts and execution status (app::AimPolicy over AIM). May be null: no
+  // tool is gated, nothing is counted. Used on the loop's thread only; its approval callbacks may
+  // run on any thread.
+  proxy::CallPolicy* policy = nullptr;
+  // Each complete tools list of the server (the client's or the proxy's own): the tool names.
+  // Runs on the loop (AIM registration waits for them).
+  std::function<void(const std::vector<std::string>&)> onTools;
+  // At most this many gated calls wait for AIM at once; more are refused (-31003).
+  size_t maxHeld = 1024;
 };
 
 class StdioProxy {
@@ -90,11 +113,39 @@ private:
   static void onStdoutWritten(uv_write_t* req, int status);
   static void onTimer(uv_timer_t* t);
 
+  // A gated call waiting for AIM.
+  struct Held {
+    std::string line; // the request as the client sent it
+    std::string tool;
+    uint64_t approvalId = 0; // CallPolicy's
+    uint64_t startNs = 0;    // when it arrived
+  };
+  struct Decision {
+    uint64_t token = 0; // the key of held_
+    proxy::ApprovalOutcome outcome;
+  };
+  enum class DropWhy { ClientDone, ServerGone };
+
   void clientLine(std::string_view line);
   void serverLine(std::string_view line);
   void toClient(std::string_view line);
-  void answerClient(std::string_view id, int code, std::string_view message,
-                    std::string_view reason, std::string_view detail);
+  // Writes a request of the client to the child and tracks its answer; answers it itself (-31004)
+  // when the child cannot take it. `startNs`: when it arrived.
+  void forwardRequest(const mcp::MessageInfo& m, std::string_view line, uint64_t startNs,
+                      std::string verificationId);
+  // Answers a request of the client itself, without forwarding it: the error answer, a `rejected`
+  // audit record with `auditReason`, and a "rejected" observation.
+  void refuse(const mcp::MessageInfo& m, std::string_view line, int code, std::string_view message,
+              std::string_view reason, std::string_view detail, std::string_view auditReason,
+              uint64_t startNs);
+  // A tools/call of a gated tool: asks for approval and holds it (or refuses it at once).
+  void hold(const mcp::MessageInfo& m, std::string_view line);
+  void onDecisions(std::vector<Decision>& batch);
+  // The client cancelled the held call with this JSON-RPC id (notifications/cancelled): it is
+  // dropped without an answer, as MCP wants. False when no held call has that id.
+  bool cancelHeld(std::string_view requestId);
+  // Cancels every held call at the policy and answers it.
+  void dropHeld(DropWhy why);
   void askTools(const std::string& cursor);
   void recordExchange(Exchange e);
   void stdinEnded(std::string_view why);
@@ -117,6 +168,10 @@ private:
   ExchangeTracker tracker_;
   ToolListFeed clientTools_; // the client's tools/list answers
   ToolListFeed ownTools_;    // the proxy's own
+  std::map<uint64_t, Held> held_;
+  uint64_t nextHeld_ = 0;
+  // Shared with every approval callback: see the header comment.
+  std::shared_ptr<bridge::Mailbox<Decision>> decisions_;
 
   bool stdinOpen_ = false;
   bool stdinPaused_ = false;
