@@ -41,6 +41,35 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// libcurl's words for a failed transfer, and for the TLS failures what to do about them: curl
+// says what failed ("unable to get local issuer certificate"), not that --ca-file is the fix.
+std::string transferError(CURLcode code, const char* buffer, const std::string& caFile) {
+  std::string detail = buffer[0] != 0 ? buffer : curl_easy_strerror(code);
+  switch (code) {
+  case CURLE_PEER_FAILED_VERIFICATION:
+    if (detail.find("host name") != std::string::npos ||
+        detail.find("Hostname") != std::string::npos)
+      return std::string(kTlsErrorPrefix) +
+             "the server's certificate is not valid for the URL's host (" + detail +
+             "); use the host name the certificate was issued for, or give the server a "
+             "certificate for this one";
+    if (caFile.empty())
+      return std::string(kTlsErrorPrefix) + "the server's certificate is not trusted (" + detail +
+             "); when a private CA signed it, give that CA's certificate with --ca-file FILE "
+             "(without it, the system's CA store is used)";
+    return std::string(kTlsErrorPrefix) + "the server's certificate is not trusted by --ca-file " +
+           caFile + " (" + detail + "); give the CA that signed it";
+  case CURLE_SSL_CACERT_BADFILE:
+    return std::string(kTlsErrorPrefix) + "--ca-file " + caFile +
+           " cannot be used as a CA bundle (" + detail + "); give a PEM file of CA certificates";
+  case CURLE_SSL_CONNECT_ERROR:
+    return std::string(kTlsErrorPrefix) + "the TLS handshake failed (" + detail +
+           "); check that the URL's port serves HTTPS (http:// for a plain HTTP server)";
+  default:
+    return detail;
+  }
+}
+
 } // namespace
 
 std::string HttpHead::header(std::string_view lowerName) const {
@@ -242,7 +271,7 @@ void HttpEngine::collectDone() {
     if (t->aborted)
       error = "aborted";
     else if (code != CURLE_OK)
-      error = t->errorBuffer[0] != 0 ? t->errorBuffer : curl_easy_strerror(code);
+      error = transferError(code, t->errorBuffer, options_.caFile);
     else if (!t->headDone)
       error = "the connection closed before a response";
     finish(*t, error);

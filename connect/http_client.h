@@ -55,9 +55,17 @@ struct HttpHandlers {
   // A piece of the body as it arrives (transfer coding removed). Return false to abort.
   std::function<bool(std::string_view)> onBody;
   // Exactly once, last: `error` is empty when the answer arrived whole, else what failed
-  // ("aborted" when a callback returned false, "cancelled" after cancel()).
+  // ("aborted" when a callback returned false, "cancelled" after cancel(); kTlsErrorPrefix and
+  // what to do when the TLS certificate was refused).
   std::function<void(const std::string& error)> onDone;
 };
+
+// How a transfer's error text begins when the server's TLS certificate (or the CA bundle) was the
+// problem; the rest says what to do (--ca-file, the URL's host).
+inline constexpr std::string_view kTlsErrorPrefix = "TLS: ";
+inline bool isTlsError(std::string_view error) {
+  return error.substr(0, kTlsErrorPrefix.size()) == kTlsErrorPrefix;
+}
 
 struct HttpOptions {
   std::string caFile; // "" = the system store

@@ -125,6 +125,9 @@ Result<ResolvedKey> resolveServerKey(const ResolveOptions& o, HttpEngine& engine
 
   if (!presented.ok()) {
     std::string why = "cannot read the server's key from " + capsUrl + ": " + presented.error();
+    // A refused certificate fails every request, pinned key or not: its own advice is the fix.
+    if (isTlsError(f.error))
+      return Status::error(why);
     if (known.empty())
       return Status::error(why + ". Without it no answer can be checked: make the server "
                                  "reachable, or pin its key with --server-key KEY (its "

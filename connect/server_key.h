@@ -42,7 +42,8 @@ struct ResolvedKey {
 // GET through `engine`, run on the calling thread until it is answered) and compared with
 // known_servers: a key on file that matches is used; no entry → the key is learned and appended;
 // an entry with another key → an error holding changedKeyMessage(). When the document cannot be
-// fetched, a key on file is used (with a warning in the log); without one, an error.
+// fetched, a key on file is used (with a warning in the log); without one, an error. A refused
+// TLS certificate (isTlsError()) is an error either way: no request would get through.
 Result<ResolvedKey> resolveServerKey(const ResolveOptions& options, HttpEngine& engine);
 
 } // namespace sidecar::connect

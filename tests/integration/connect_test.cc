@@ -1,7 +1,8 @@
 // `mcp-sidecar connect` end to end: the binary as a client's stdio server, talking to the real
 // `mcp-sidecar serve` in front of @modelcontextprotocol/server-everything, with signatures
 // enforced; the server key learned on first use, a changed key refused, tampered answers and a
-// server with another key reported to the client as JSON-RPC errors.
+// server with another key reported to the client as JSON-RPC errors; and over TLS, through a
+// TLS-terminating relay (connect_tls_relay.mjs) with a test CA made by the openssl CLI.
 //
 // The sidecar signs its own documents (the capabilities document) today; signing its answers to
 // signed requests (contract §6, JSON and per-event SSE) is being added to proxy/ and bridge/. The
@@ -23,6 +24,7 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/support/fake_aim/fake_aim_process.h"
 #include "tests/support/http_client.h"
 #include "tests/support/peers.h"
 #include "tests/support/process.h"
@@ -278,7 +280,12 @@ protected:
   std::string knownServers() const { return dir.file("xdg/mcp-sidecar/known_servers"); }
 
   std::unique_ptr<StdioChild> connect(std::vector<std::string> extra = {}, uint16_t port = 0) {
-    std::vector<std::string> argv{SidecarProcess::binaryPath(), "connect",  url(port), "--key",
+    return connectTo(url(port), std::move(extra));
+  }
+
+  std::unique_ptr<StdioChild> connectTo(const std::string& target,
+                                        std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv{SidecarProcess::binaryPath(), "connect",  target, "--key",
                                   dir.file("caller.key"),       "--key-id", "alice"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return std::make_unique<StdioChild>(
@@ -308,6 +315,23 @@ protected:
     return listening ? static_cast<uint16_t>(std::stoi(listening->groups[1])) : 0;
   }
   ProcessPtr relay_;
+
+  // connect_tls_relay.mjs in front of the sidecar with `cert` and `key` (PEM files); returns its
+  // port (0 on failure).
+  uint16_t startTlsRelay(const std::string& cert, const std::string& key) {
+    relay_ = Process::spawn(
+        {nodeBinary(), std::string(SIDECAR_SOURCE_DIR) + "/tests/integration/connect_tls_relay.mjs",
+         "--upstream", sidecar->address(), "--cert", cert, "--key", key});
+    if (!relay_)
+      return 0;
+    auto listening = relay_->waitForOutput(std::regex("listening ([0-9]+)"), Stream::Stdout,
+                                           scaled(seconds(10)));
+    EXPECT_TRUE(listening) << relay_->dumpText();
+    return listening ? static_cast<uint16_t>(std::stoi(listening->groups[1])) : 0;
+  }
+  static std::string httpsUrl(uint16_t port) {
+    return "https://127.0.0.1:" + std::to_string(port) + "/mcp";
+  }
 
   static std::string readFile(const std::string& path) {
     std::ifstream f(path);
@@ -491,6 +515,88 @@ TEST_F(ConnectTest, ServerWithAnotherKeyIsReported) {
   std::string init = c->waitForId("1");
   EXPECT_EQ(field(init, "error", "code"), "-31001") << init;
   EXPECT_NE(field(init, "error", "message").find("another key"), std::string::npos) << init;
+}
+
+// Over TLS, with the test CA given: the key is learned over HTTPS, and tools/list and tools/call
+// come back with their signatures checked.
+TEST_F(ConnectTest, OverTlsWithTheCaFileAnswersAreChecked) {
+  ASSERT_TRUE(makeTestCa(dir.file("tls")));
+  uint16_t port = startTlsRelay(dir.file("tls/server.pem"), dir.file("tls/server.key"));
+  ASSERT_NE(port, 0);
+  auto c = connectTo(httpsUrl(port), {"--ca-file", dir.file("tls/ca.pem")});
+  std::string init = handshake(*c);
+  EXPECT_EQ(field(init, "result", "protocolVersion"), "2025-06-18") << init;
+  c->send(kToolsList);
+  std::string tools = c->waitForId("2");
+  EXPECT_NE(tools.find("\"echo\""), std::string::npos) << tools;
+  c->send(kEcho);
+  std::string echo = c->waitForId("3");
+  EXPECT_NE(echo.find("Echo: hi"), std::string::npos) << echo;
+  c->closeStdin();
+  auto st = c->waitExit(scaled(seconds(20)));
+  ASSERT_TRUE(st);
+  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << Process::describeStatus(*st);
+  std::string err = c->stderrText();
+  EXPECT_NE(err.find("first connection to this server"), std::string::npos) << err;
+  EXPECT_EQ(err.find("answer refused"), std::string::npos) << err;
+  EXPECT_EQ(err.find("INSECURE"), std::string::npos) << "answers are checked";
+  EXPECT_NE(err.find("session closed"), std::string::npos) << err;
+  // The key learned through the relay is the sidecar's, under the https origin.
+  std::string origin = "https://127.0.0.1:" + std::to_string(port);
+  EXPECT_EQ(
+      readFile(knownServers()).rfind(origin + " " + verifier::base64(sidecarKey.pub.bytes), 0), 0u)
+      << readFile(knownServers());
+}
+
+// Without --ca-file the system store is used, which does not hold the test CA: connect refuses
+// to start, and says which URL, what failed and what to do.
+TEST_F(ConnectTest, OverTlsWithoutTheCaFileTheErrorSaysWhatToDo) {
+  ASSERT_TRUE(makeTestCa(dir.file("tls")));
+  uint16_t port = startTlsRelay(dir.file("tls/server.pem"), dir.file("tls/server.key"));
+  ASSERT_NE(port, 0);
+  {
+    auto c = connectTo(httpsUrl(port));
+    auto st = c->waitExit(scaled(seconds(20)));
+    ASSERT_TRUE(st) << "connect must refuse, not wait for input";
+    EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 1) << Process::describeStatus(*st);
+    std::string err = c->stderrText();
+    EXPECT_NE(err.find("https://127.0.0.1:" + std::to_string(port) + "/"), std::string::npos)
+        << "names the URL: " << err;
+    EXPECT_NE(err.find("TLS: the server's certificate is not trusted"), std::string::npos) << err;
+    EXPECT_NE(err.find("--ca-file"), std::string::npos) << "says what to do: " << err;
+    EXPECT_EQ(err.find("--server-key"), std::string::npos)
+        << "a pinned key would not help: " << err;
+    EXPECT_TRUE(c->lines().empty()) << "nothing on stdout";
+  }
+  EXPECT_FALSE(fs::exists(knownServers())) << "nothing learned";
+  EXPECT_TRUE(relay_->waitForOutput("tls error", Stream::Stderr, scaled(seconds(5))))
+      << "the relay saw the handshake refused";
+
+  // With the key pinned nothing is fetched at start; each request gets the same explanation.
+  auto c = connectTo(httpsUrl(port), {"--server-key", verifier::base64(sidecarKey.pub.bytes)});
+  c->send(kInitialize);
+  std::string init = c->waitForId("1");
+  EXPECT_EQ(field(init, "error", "code"), "-31004") << init;
+  std::string message = field(init, "error", "message");
+  EXPECT_NE(message.find(httpsUrl(port)), std::string::npos) << message;
+  EXPECT_NE(message.find("not trusted"), std::string::npos) << message;
+  EXPECT_NE(message.find("--ca-file"), std::string::npos) << message;
+}
+
+// A certificate the test CA issued for another host name is refused, CA file or not.
+TEST_F(ConnectTest, OverTlsACertificateForAnotherHostIsRefused) {
+  ASSERT_TRUE(makeTestCa(dir.file("tls")));
+  uint16_t port = startTlsRelay(dir.file("tls/wrong-host.pem"), dir.file("tls/wrong-host.key"));
+  ASSERT_NE(port, 0);
+  auto c = connectTo(httpsUrl(port), {"--ca-file", dir.file("tls/ca.pem")});
+  auto st = c->waitExit(scaled(seconds(20)));
+  ASSERT_TRUE(st);
+  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 1) << Process::describeStatus(*st);
+  std::string err = c->stderrText();
+  EXPECT_NE(err.find("https://127.0.0.1:" + std::to_string(port) + "/"), std::string::npos) << err;
+  EXPECT_NE(err.find("not valid for the URL's host"), std::string::npos) << err;
+  EXPECT_TRUE(c->lines().empty());
+  EXPECT_FALSE(fs::exists(knownServers())) << "nothing learned";
 }
 
 } // namespace

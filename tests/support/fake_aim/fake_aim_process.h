@@ -74,7 +74,8 @@ private:
 };
 
 // Makes a test CA and a server certificate for 127.0.0.1/localhost in `dir` with
-// make-test-ca.sh (openssl CLI): dir/ca.pem, dir/server.pem, dir/server.key, dir/other-ca.pem.
+// make-test-ca.sh (openssl CLI): dir/ca.pem, dir/server.pem, dir/server.key, dir/other-ca.pem,
+// and dir/wrong-host.pem + dir/wrong-host.key (the test CA's, for wrong-host.test only).
 // False after adding a test failure.
 bool makeTestCa(const std::string& dir);
 

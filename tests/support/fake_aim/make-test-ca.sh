@@ -3,8 +3,10 @@
 #   make-test-ca.sh DIR
 # writes DIR/ca.pem (the CA certificate, what --aim-ca-file takes), DIR/server.pem and
 # DIR/server.key (for fake_aim.mjs --tls-cert/--tls-key; valid for 127.0.0.1, ::1 and localhost),
-# and DIR/other-ca.pem (a CA that signed nothing here, to see verification fail). P-256 keys,
-# valid for 2 days. Uses only the openssl command line.
+# DIR/other-ca.pem (a CA that signed nothing here, to see verification fail), and
+# DIR/wrong-host.pem and DIR/wrong-host.key (signed by the test CA, valid for wrong-host.test
+# only, to see host name verification fail). P-256 keys, valid for 2 days. Uses only the openssl
+# command line.
 set -euo pipefail
 dir=${1:?usage: make-test-ca.sh DIR}
 mkdir -p "$dir"
@@ -27,4 +29,14 @@ subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1
 EXT
 openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem \
   -days 2 -extfile server.ext 2>/dev/null
-chmod 600 ca.key other-ca.key server.key
+openssl req "${ec[@]}" -keyout wrong-host.key -out wrong-host.csr -subj "/CN=wrong-host.test" \
+  2>/dev/null
+cat > wrong-host.ext <<'EXT'
+basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=serverAuth
+subjectAltName=DNS:wrong-host.test
+EXT
+openssl x509 -req -in wrong-host.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+  -out wrong-host.pem -days 2 -extfile wrong-host.ext 2>/dev/null
+chmod 600 ca.key other-ca.key server.key wrong-host.key
