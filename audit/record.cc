@@ -181,7 +181,14 @@ std::string lineHash(std::string_view line) {
 
 std::string serializeRecord(const AuditRecord& r, uint64_t seq, std::string_view prev,
                             const ArgsPolicy& args) {
-  rapidjson::StringBuffer buf;
+  return std::string(serializeRecordView(r, seq, prev, args));
+}
+
+std::string_view serializeRecordView(const AuditRecord& r, uint64_t seq, std::string_view prev,
+                                     const ArgsPolicy& args) {
+  // One buffer per thread, kept: a record no longer costs a buffer's allocation and growth.
+  thread_local rapidjson::StringBuffer buf;
+  buf.Clear();
   JsonWriter w(buf);
   w.SetMaxDecimalPlaces(3);
   w.StartObject();
@@ -229,7 +236,7 @@ std::string serializeRecord(const AuditRecord& r, uint64_t seq, std::string_view
   }
   writeDetail(w, r.detail);
   w.EndObject();
-  return std::string(buf.GetString(), buf.GetSize());
+  return {buf.GetString(), buf.GetSize()};
 }
 
 std::string checkpointMessage(const Checkpoint& c) {

@@ -6,6 +6,7 @@
 // hex SHA-256 of the previous record's line without its line feed (docs/audit.md, "Chain"). The
 // line is never re-serialized afterwards, so nothing else needs to be canonical.
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -35,7 +36,10 @@ inline constexpr size_t kMaxFieldBytes = 1024;
 // Empty strings are written as null ("not applicable or unknown").
 struct AuditRecord {
   RecordKind kind = RecordKind::Operation;
-  std::string ts;      // RFC 3339 UTC with ms; empty: AuditWriter::append() stamps it
+  std::string ts; // RFC 3339 UTC with ms; empty: written from `stamped`
+  // When append() took the record (set by it when `ts` is empty): the worker only reads the
+  // clock, the writer thread formats it.
+  std::chrono::system_clock::time_point stamped{};
   std::string session; // Mcp-Session-Id
   std::string rpcId;   // the JSON-RPC id's JSON text exactly as received, e.g. `7` or `"a"`
   std::string method;  // JSON-RPC method
@@ -65,6 +69,9 @@ struct ArgsPolicy {
 // Field order and forms are in docs/audit.md. Thread-safe (pure).
 std::string serializeRecord(const AuditRecord& record, uint64_t seq, std::string_view prev,
                             const ArgsPolicy& args);
+// The same line, in a buffer of the calling thread's that the next call reuses.
+std::string_view serializeRecordView(const AuditRecord& record, uint64_t seq, std::string_view prev,
+                                     const ArgsPolicy& args);
 
 // A signed checkpoint: seals the chain up to `lastSeq`, whose line hashes to `lastHash`.
 // `lastSeq` is always `seq - 1` and `lastHash` the checkpoint's own `prev`.

@@ -248,7 +248,7 @@ AuditWriter::~AuditWriter() {
 
 bool AuditWriter::append(AuditRecord record) {
   if (record.ts.empty())
-    record.ts = rfc3339Now();
+    record.stamped = std::chrono::system_clock::now();
   std::unique_lock lock(mu_);
   cvSpace_.wait(lock, [&] { return queue_.size() < options_.queueCapacity || stopRequested_; });
   if (stopRequested_) {
@@ -275,7 +275,7 @@ AppendResult AuditWriter::tryAppend(AuditRecord& record) {
     return AppendResult::Full;
   }
   if (record.ts.empty())
-    record.ts = rfc3339Now();
+    record.stamped = std::chrono::system_clock::now();
   queue_.push_back(std::move(record));
   bool wake = writerIdle_ || queue_.size() == wakeAt();
   writerIdle_ = false; // one wake-up is enough
@@ -381,10 +381,7 @@ void AuditWriter::run() {
       // While a write is failing, records stay in the queue: its bound is the backpressure.
       polling_ = !writeFailing_ && !queue_.empty();
       if (!writeFailing_ && !queue_.empty()) {
-        while (!queue_.empty()) {
-          batch.push_back(std::move(queue_.front()));
-          queue_.pop_front();
-        }
+        batch.swap(queue_); // batch is empty: the two buffers keep their capacity
         cvSpace_.notify_all();
         if (wantSpace_) {
           wantSpace_ = false;
@@ -464,15 +461,16 @@ void AuditWriter::run() {
 void AuditWriter::emit(AuditRecord& record, Clock::time_point now) {
   assert(record.kind != RecordKind::Checkpoint); // only emitCheckpoint() makes those
   if (record.ts.empty())
-    record.ts = rfc3339Now();
-  emitLine(serializeRecord(record, nextSeq_, prevHash_, options_.args));
+    record.ts = record.stamped != std::chrono::system_clock::time_point{} ? rfc3339(record.stamped)
+                                                                          : rfc3339Now();
+  emitLine(serializeRecordView(record, nextSeq_, prevHash_, options_.args));
   if (unsealed_++ == 0)
     checkpointDue_ = now + options_.checkpointInterval;
   if (unsealed_ >= options_.checkpointEvery)
     emitCheckpoint();
 }
 
-void AuditWriter::emitLine(const std::string& line) {
+void AuditWriter::emitLine(std::string_view line) {
   prevHash_ = lineHash(line);
   ++nextSeq_;
   pending_ += line;

@@ -16,13 +16,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "audit/record.h"
 #include "common/status.h"
@@ -116,7 +116,7 @@ private:
   // Writer thread only (and open(), before the thread starts).
   void run();
   void emit(AuditRecord& record, Clock::time_point now);
-  void emitLine(const std::string& line);
+  void emitLine(std::string_view line);
   void emitCheckpoint();
   bool writePending(Clock::time_point now);
   bool syncFile(Clock::time_point now);
@@ -160,7 +160,7 @@ private:
   std::condition_variable cvWork_;    // the writer waits for records, stop or flush
   std::condition_variable cvSpace_;   // producers wait for room
   std::condition_variable cvFlushed_; // flush() waits for flushDone_
-  std::deque<AuditRecord> queue_;
+  std::vector<AuditRecord> queue_;    // swapped whole with the writer's batch
   bool stopRequested_ = false;
   bool finished_ = false;
   bool wantSpace_ = false;

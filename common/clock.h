@@ -14,5 +14,6 @@ inline uint64_t monoNowNs() {
 
 // Wall-clock time as RFC 3339 UTC with milliseconds, e.g. 2026-11-24T15:16:41.123Z.
 std::string rfc3339Now();
+std::string rfc3339(std::chrono::system_clock::time_point when);
 
 } // namespace sidecar

@@ -25,7 +25,10 @@ struct Frame {
 class Scanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Scanner> {
 public:
   Scanner(std::string_view src, rapidjson::MemoryStream& ms, MessageInfo& info)
-      : src_(src), ms_(ms), info_(info) {}
+      : src_(src), ms_(ms), info_(info) {
+    stack_.clear(); // a scan that failed half-way leaves its frames
+    starts_.clear();
+  }
 
   bool Null() { return scalar(Type::Null, {}); }
   bool Bool(bool b) { return scalar(b ? Type::True : Type::False, {}); }
@@ -167,12 +170,19 @@ public:
   std::string_view src_;
   rapidjson::MemoryStream& ms_;
   MessageInfo& info_;
-  std::vector<Frame> stack_;
-  std::vector<size_t> starts_;
+  // Per thread and kept between scans: two scans per observed call would otherwise allocate
+  // and regrow both for every message.
+  static thread_local std::vector<Frame> tlStack;
+  static thread_local std::vector<size_t> tlStarts;
+  std::vector<Frame>& stack_ = tlStack;
+  std::vector<size_t>& starts_ = tlStarts;
   std::vector<Span> items_;
   Span root_;
   bool idSeen_ = false, idValid_ = false, methodSeen_ = false;
 };
+
+thread_local std::vector<Frame> Scanner::tlStack;
+thread_local std::vector<size_t> Scanner::tlStarts;
 
 } // namespace
 
