@@ -39,6 +39,8 @@ public:
   std::optional<std::string>& args() { return args_; }
   // ok, tool_error, rpc_error, upstream_error (an HTTP error status), or unknown.
   const std::string& outcome() const { return outcome_; }
+  // The answer to the request has been seen (the rest of the body cannot change the outcome).
+  bool decided() const { return decided_; }
   const std::string& reason() const { return reason_; }
   // The tool names of a tools/list answer (the metrics' `tool` label set).
   const std::vector<std::string>& listedTools() const { return listedTools_; }

@@ -955,19 +955,24 @@ void ClientConn::onUpstreamBody(std::string_view data, ReadBuffer* buf) {
   if (signEvents_) {
     eventBuf_.append(data);
     emitSignedEvents(false);
-    return;
-  }
-  WriteBatch& b = batch();
-  if (respChunked_) {
-    size_t off = b.owned.size();
-    appendHex(b.owned, data.size());
-    b.owned += "\r\n";
-    b.endOwned(off);
-    b.addExternal(data, buf);
-    b.addOwned("\r\n");
   } else {
-    b.addExternal(data, buf);
+    WriteBatch& b = batch();
+    if (respChunked_) {
+      size_t off = b.owned.size();
+      appendHex(b.owned, data.size());
+      b.owned += "\r\n";
+      b.endOwned(off);
+      b.addExternal(data, buf);
+      b.addOwned("\r\n");
+    } else {
+      b.addExternal(data, buf);
+    }
   }
+  // An event stream's answer is its event, not the stream's end (which may come much later):
+  // recorded now, before these bytes are flushed, so that a client that has read its answer
+  // finds the call counted in /metrics and the audit trail.
+  if (observing_ && obs_.decided())
+    recordOperation();
 }
 
 void ClientConn::onUpstreamReadEnd() {

@@ -112,9 +112,9 @@ TEST_F(McpUpstreamTest, SessionThroughTheSidecar) {
 
   // The exchanges were observed as they passed (answers JSON or SSE alike): counted by method,
   // tool (names learned from the tools/list that passed) and outcome.
-  // About one run in ten the unknown-tool call shows up in /metrics a moment after its answer
-  // reached the client (cause not found yet; see the closing note of issue 6): wait for it, up to
-  // 5 s, rather than read once.
+  // An SSE answer used to be recorded only at its stream's end, which can reach the sidecar after
+  // the client has read the answer's event; it is now recorded at the event. The race was seen
+  // about one run in ten and could not be reproduced on demand, so the check still allows 5 s.
   std::string m;
   waitUntil(
       [&] {
