@@ -261,10 +261,14 @@ proxy::AdminResponse handleAdmin(Server& s, const proxy::RequestParser& req) {
   if (path == "/status" && get)
     return {200, "application/json", statusJson(s)};
   if (path == "/drift/accept" && req.method() == HTTP_POST) {
-    s.drift->accept();
+    // Refused (nothing seen yet, an unreadable list, a save that failed): the operator must not
+    // be told the block is lifted when it is not.
+    if (Status st = s.drift->accept(); !st.ok())
+      return {409, "application/json",
+              "{\"accepted\":false,\"error\":" + drift::jsonString(st.message()) + "}\n"};
     return {202, "application/json",
-            "{\"accepted\":true,\"detail\":\"the current tool definitions become the baseline; "
-            "GET /status shows it\"}\n"};
+            "{\"accepted\":true,\"detail\":\"the current tool, resource and prompt definitions "
+            "become the baseline; GET /status shows it\"}\n"};
   }
   if (path == "/healthz" || path == "/readyz" || path == "/metrics" || path == "/status")
     return {405, "text/plain; charset=utf-8", "use GET\n"};
@@ -544,6 +548,7 @@ int runServe(const config::ServeConfig& cfg) {
     lo.url = "http://" + cfg.upstream->authority() + cfg.upstream->path;
     lo.userAgent = std::string("mcp-sidecar/") + kVersion;
     lo.version = kVersion;
+    lo.refresh = std::chrono::milliseconds(cfg.upstreamListIntervalMs);
     discovery::Catalog* catalog = s.catalog.get();
     watch::DriftWatch* dw = s.drift.get();
     metrics::McpMetrics* mcp = s.mcp.get();
@@ -557,8 +562,20 @@ int runServe(const config::ServeConfig& cfg) {
         dw->observeUnreadable(l.manifestError);
       else
         dw->observe(l.manifest);
+      // Resources and prompts: reported, never refused (docs/drift.md).
+      for (const auto& [manifest, error] :
+           {std::pair{&l.resourceManifest, &l.resourceManifestError},
+            std::pair{&l.promptManifest, &l.promptManifestError}}) {
+        if (!*manifest)
+          continue; // not declared by the server
+        if (!error->empty())
+          dw->observeUnreadable((*manifest)->kind(), *error);
+        else
+          dw->observeList(**manifest);
+      }
     };
     s.lister = std::make_unique<discovery::HttpLister>(std::move(lo));
+    s.shared.relist = [l = s.lister.get()] { l->refreshNow(); };
   } else {
     // npx runs the server as a grandchild; when npx exits first, the grandchild must be
     // reparented to the sidecar (not to a PID 1 that may never reap it) so that the bridge can

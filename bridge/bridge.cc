@@ -170,12 +170,15 @@ struct Child {
   bool hasTools = false;        // the server declared the tools capability
   bool hasResources = false;
   bool hasPrompts = false;
-  // The bridge's own resources/list and prompts/list (for the capabilities document).
+  // The bridge's own resources/list and prompts/list (for the capabilities document and drift).
   struct OwnList {
-    int64_t id = 0;    // in flight (0: none)
-    std::string items; // JSON of the items so far, comma-separated
+    explicit OwnList(const drift::ListKind& kind) : manifest(kind) {}
+    int64_t id = 0;                     // in flight (0: none)
+    std::string items;                  // JSON of the items so far, comma-separated
+    drift::DefinitionManifest manifest; // the pages so far, as drift reads them
+    bool unreadable = false;            // a page drift could not read (reported already)
   };
-  OwnList resourcesList, promptsList;
+  OwnList resourcesList{drift::kResourceList}, promptsList{drift::kPromptList};
   bool listing = false;           // the first tools/list after initialize is in flight
   std::vector<std::string> tools; // names gathered so far (pages)
   std::string initResult;         // the child's InitializeResult, JSON text
@@ -1117,8 +1120,11 @@ struct Bridge::Impl {
   void askOwnList(Child& ch, const char* method, Child::OwnList& list, const std::string& cursor) {
     if (ch.state != Child::State::Ready)
       return;
-    if (cursor.empty())
+    if (cursor.empty()) {
       list.items.clear();
+      list.manifest = drift::DefinitionManifest(list.manifest.kind());
+      list.unreadable = false;
+    }
     list.id = nextId++;
     std::string req = mcp::listRequest(std::to_string(list.id), method, cursor);
     ch.proc->send(std::move(req));
@@ -1127,6 +1133,13 @@ struct Bridge::Impl {
   void ownListFromChild(Child& ch, std::string_view line, const char* method, const char* member,
                         Child::OwnList& list, const std::function<void(const std::string&)>& done) {
     list.id = 0;
+    // Drift: resources and prompts are reported, never refused; an unreadable page is reported
+    // as such (it could hide any change), once per listing.
+    if (opt.drift && !list.unreadable)
+      if (Status st = list.manifest.addPage(line); !st.ok()) {
+        list.unreadable = true;
+        opt.drift->observeUnreadable(list.manifest.kind(), st.message());
+      }
     rapidjson::Document d;
     d.Parse(line.data(), line.size());
     if (d.HasParseError() || !d.IsObject() || !d.HasMember("result") || !d["result"].IsObject())
@@ -1148,6 +1161,8 @@ struct Bridge::Impl {
     }
     if (done)
       done("[" + list.items + "]");
+    if (opt.drift && !list.unreadable)
+      opt.drift->observeList(list.manifest);
   }
 
   void toolsFromChild(Child& ch, std::string_view line) {

@@ -86,8 +86,8 @@ struct BridgeOptions {
   // audit trail and blocks while its queue is full: back-pressure, never a dropped record.
   audit::AuditSink* audit = nullptr;
   metrics::McpMetrics* mcp = nullptr;
-  // Tool-definition drift (docs/drift.md): fed by the bridge's own tools/list, used on the
-  // bridge's thread only.
+  // Tool-definition drift (docs/drift.md): fed by the bridge's own tools/list (and resources/list,
+  // prompts/list), used on the bridge's thread only.
   watch::DriftWatch* drift = nullptr;
   // What the server says of itself, for the capabilities document (both optional; called on the
   // bridge's thread): its InitializeResult (JSON text) after each initialize, and the whole tool

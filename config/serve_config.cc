@@ -183,6 +183,20 @@ std::vector<ServeOptions::Spec> makeSpecs() {
       {"upstream-keepalive-timeout", "4",
        "idle upstream connections are closed after this long (keep it below the server's own)",
        false, duration([](C& c, uint64_t v) { c.upstreamKeepaliveMs = v; })},
+      {"upstream-list-interval", "60",
+       "an HTTP upstream: how often the sidecar lists its tools, resources and prompts itself "
+       "(capabilities document, drift detection); at least 100ms",
+       false,
+       [](C& c, const std::string& v) -> Status {
+         auto d = parseDurationMs(v);
+         if (!d.ok())
+           return d.status();
+         // A listing is a whole MCP session with the server: not a busy loop.
+         if (*d < 100)
+           return Status::error("must be at least 100ms");
+         c.upstreamListIntervalMs = *d;
+         return {};
+       }},
       {"upstream-max-idle", "128", "idle upstream connections kept per worker", false,
        [](C& c, const std::string& v) -> Status {
          uint64_t n;

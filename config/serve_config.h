@@ -78,6 +78,8 @@ struct ServeConfig {
   uint64_t upstreamTimeoutMs = 300000;
   uint64_t upstreamKeepaliveMs = 4000;
   uint32_t upstreamMaxIdle = 128;
+  // An HTTP upstream: the period of the sidecar's own listing (discovery/http_lister.h).
+  uint64_t upstreamListIntervalMs = 60000;
   uint64_t drainTimeoutMs = 30000;
   unsigned workers = 1;
   log::Level logLevel = log::Level::Info;

@@ -244,11 +244,27 @@ Result<Listing> HttpLister::listOnce(const ListerOptions& o) {
     if (!st.ok())
       return st;
   }
+  // Drift reads each page as it came, as for tools.
+  auto lister = [&s, &id](const drift::ListKind& kind, std::string& items,
+                          std::optional<drift::DefinitionManifest>& manifest,
+                          std::string& error) -> Status {
+    manifest.emplace(kind);
+    return listAll(s, kind.method, std::string(kind.member).c_str(), items, id,
+                   [&](const std::string& page) {
+                     if (error.empty())
+                       if (Status a = manifest->addPage(page); !a.ok())
+                         error = a.message();
+                   });
+  };
   if (caps && caps->HasMember("resources"))
-    if (Status st = listAll(s, "resources/list", "resources", out.resources, id); !st.ok())
+    if (Status st = lister(drift::kResourceList, out.resources, out.resourceManifest,
+                           out.resourceManifestError);
+        !st.ok())
       return st;
   if (caps && caps->HasMember("prompts"))
-    if (Status st = listAll(s, "prompts/list", "prompts", out.prompts, id); !st.ok())
+    if (Status st =
+            lister(drift::kPromptList, out.prompts, out.promptManifest, out.promptManifestError);
+        !st.ok())
       return st;
   return out;
 }
@@ -275,10 +291,15 @@ void HttpLister::refreshNow() {
   cv_.notify_all();
 }
 
+namespace {
+constexpr std::chrono::milliseconds kMinSpacing{500};
+} // namespace
+
 void HttpLister::run() {
   std::chrono::milliseconds retry(1000);
   bool failing = false;
   for (;;) {
+    auto started = std::chrono::steady_clock::now();
     auto listing = listOnce(options_);
     std::chrono::milliseconds wait = options_.refresh;
     if (listing.ok()) {
@@ -300,6 +321,14 @@ void HttpLister::run() {
     cv_.wait_for(lock, wait, [this] { return stop_ || poked_; });
     if (stop_)
       return;
+    if (poked_) {
+      // Every tools/list a client makes pokes: at most one listing per kMinSpacing, so that busy
+      // clients cannot make the sidecar list without pause (a poke is delayed, never lost).
+      auto earliest = started + std::min(kMinSpacing, options_.refresh);
+      cv_.wait_until(lock, earliest, [this] { return stop_; });
+      if (stop_)
+        return;
+    }
     poked_ = false;
   }
 }

@@ -7,12 +7,13 @@
 // Runs on a thread of its own with libcurl (blocking easy handles are the simple, correct tool
 // for a handful of sequential requests off the request path). Lists at start, retrying with
 // backoff (1 s doubling to 30 s) until the upstream answers, then every `refresh`, and at once
-// after refreshNow() (a list_changed seen in passing traffic).
+// after refreshNow() (a tools/list answer seen in passing traffic), at most every 0.5 s.
 
 #include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -28,6 +29,12 @@ struct Listing {
   std::string prompts = "[]";
   drift::ToolManifest manifest; // the tools as drift reads them
   std::string manifestError;    // a tool page drift could not read ("" = none)
+  // The resources and prompts as drift reads them, when the server declares them (else nullopt),
+  // and why a page could not be read ("" = none).
+  std::optional<drift::DefinitionManifest> resourceManifest;
+  std::string resourceManifestError;
+  std::optional<drift::DefinitionManifest> promptManifest;
+  std::string promptManifestError;
 };
 
 struct ListerOptions {

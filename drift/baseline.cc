@@ -42,6 +42,58 @@ const JsonValue* member(const JsonValue& object, std::string_view key, JsonValue
   return v && v->type == type ? v : nullptr;
 }
 
+// `"<member>":[` + one line per item `{"<key>":…,"sha256":…,"definition":…}` + `\n]`.
+void appendItems(const DefinitionManifest& m, std::string& out) {
+  out += '"';
+  out += m.kind().member;
+  out += "\":[";
+  bool first = true;
+  for (const auto& [key, item] : m.items()) {
+    out += first ? "\n" : ",\n";
+    first = false;
+    out += "{\"";
+    out += m.kind().key;
+    out += "\":";
+    appendJsonString(key, out);
+    out += ",\"sha256\":";
+    appendJsonString(item.hash, out);
+    out += ",\"definition\":";
+    out += item.form;
+    out += '}';
+  }
+  out += "\n]";
+}
+
+// Reads `items`, the array of `kind` (`tools`, `resources`, `prompts`), into `out`, checking
+// each item's hash against its definition.
+Status readItems(const ListKind& kind, const JsonValue& items, DefinitionManifest& out) {
+  using Type = JsonValue::Type;
+  for (size_t i = 0; i < items.items.size(); ++i) {
+    const JsonValue& entry = items.items[i];
+    std::string where = std::string(kind.member) + "[" + std::to_string(i) + "]";
+    const JsonValue* key = member(entry, kind.key, Type::String);
+    const JsonValue* sha = member(entry, "sha256", Type::String);
+    const JsonValue* definition = entry.find("definition");
+    if (!key || !sha || !definition)
+      return Status::error(where + " needs " + jsonString(kind.key) +
+                           ", \"sha256\" and \"definition\"");
+    Result<Definition> def = makeDefinition(kind, *definition);
+    if (!def.ok())
+      return Status::error(where + ": " + def.error());
+    if (def->name != key->text)
+      return Status::error(where + ": " + jsonString(kind.key) + " " + jsonString(key->text) +
+                           " differs from the definition's " + jsonString(def->name));
+    if (def->hash != sha->text)
+      return Status::error(where + " (" + jsonString(key->text) +
+                           "): \"sha256\" does not match the definition, which hashes to " +
+                           def->hash);
+    Status added = out.addDefinition(std::move(*def));
+    if (!added.ok())
+      return Status::error(where + ": " + added.message());
+  }
+  return Status();
+}
+
 } // namespace
 
 std::string Baseline::toJson() const {
@@ -53,20 +105,19 @@ std::string Baseline::toJson() const {
   appendJsonString(origin, out);
   out += ",\"manifest_hash\":";
   appendJsonString(manifest.hash(), out);
-  out += ",\"tools\":[";
-  bool first = true;
-  for (const auto& [name, tool] : manifest.tools()) {
-    out += first ? "\n" : ",\n";
-    first = false;
-    out += "{\"name\":";
-    appendJsonString(name, out);
-    out += ",\"sha256\":";
-    appendJsonString(tool.hash, out);
-    out += ",\"definition\":";
-    out += tool.form;
-    out += '}';
+  out += ',';
+  appendItems(manifest, out);
+  for (const std::optional<DefinitionManifest>* list : {&resources, &prompts}) {
+    if (!*list)
+      continue;
+    out += ",\"";
+    out += (*list)->kind().member;
+    out += "_hash\":";
+    appendJsonString((*list)->hash(), out);
+    out += ',';
+    appendItems(**list, out);
   }
-  out += "\n]}\n";
+  out += "}\n";
   return out;
 }
 
@@ -91,31 +142,29 @@ Result<Baseline> Baseline::fromJson(std::string_view text) {
   Baseline b;
   b.learnedAt = learned->text;
   b.origin = origin->text;
-  for (size_t i = 0; i < tools->items.size(); ++i) {
-    const JsonValue& entry = tools->items[i];
-    std::string where = "tools[" + std::to_string(i) + "]";
-    const JsonValue* name = member(entry, "name", Type::String);
-    const JsonValue* sha = member(entry, "sha256", Type::String);
-    const JsonValue* definition = entry.find("definition");
-    if (!name || !sha || !definition)
-      return Status::error(where + " needs \"name\", \"sha256\" and \"definition\"");
-    Result<ToolDefinition> def = makeToolDefinition(*definition);
-    if (!def.ok())
-      return Status::error(where + ": " + def.error());
-    if (def->name != name->text)
-      return Status::error(where + ": \"name\" " + jsonString(name->text) +
-                           " differs from the definition's " + jsonString(def->name));
-    if (def->hash != sha->text)
-      return Status::error(where + " (" + jsonString(name->text) +
-                           "): \"sha256\" does not match the definition, which hashes to " +
-                           def->hash);
-    Status added = b.manifest.addDefinition(std::move(*def));
-    if (!added.ok())
-      return Status::error(where + ": " + added.message());
-  }
+  if (Status st = readItems(kToolList, *tools, b.manifest); !st.ok())
+    return st;
   if (b.manifest.hash() != hash->text)
     return Status::error("\"manifest_hash\" " + jsonString(hash->text) +
                          " does not match the tools, which hash to " + b.manifest.hash());
+  // Resources and prompts: a file written before they were compared has neither.
+  for (const ListKind* kind : {&kResourceList, &kPromptList}) {
+    std::string array(kind->member), hashName = array + "_hash";
+    const JsonValue* items = doc->find(array);
+    const JsonValue* listHash = doc->find(hashName);
+    if (!items && !listHash)
+      continue;
+    if (!items || items->type != Type::Array || !listHash || listHash->type != Type::String)
+      return Status::error(jsonString(array) + " (array) and " + jsonString(hashName) +
+                           " (string) go together");
+    DefinitionManifest m(*kind);
+    if (Status st = readItems(*kind, *items, m); !st.ok())
+      return st;
+    if (m.hash() != listHash->text)
+      return Status::error(jsonString(hashName) + " " + jsonString(listHash->text) +
+                           " does not match the " + array + ", which hash to " + m.hash());
+    (kind == &kResourceList ? b.resources : b.prompts) = std::move(m);
+  }
   return b;
 }
 

@@ -1,11 +1,14 @@
 #pragma once
-// The drift baseline on disk: the tool manifest the server is expected to keep serving.
+// The drift baseline on disk: the tools, resources and prompts the server is expected to keep
+// serving.
 //
 // One JSON file (docs/drift.md, "The baseline file"), mode 0600, normally
 // <state-dir>/drift-baseline.json. It holds each tool's canonical form and hash, the manifest
-// hash and when the baseline was learned; load() recomputes every hash, so a file that was cut
-// short or edited without fixing its hashes is refused rather than trusted. Blocking file I/O:
-// call from startup or from the thread that owns the DriftDetector (the file is a few KB).
+// hash and when the baseline was learned, and the same for resources and prompts once they were
+// seen (a file written before they were compared has neither section, and still loads); load()
+// recomputes every hash, so a file that was cut short or edited without fixing its hashes is
+// refused rather than trusted. Blocking file I/O: call from startup or from the thread that owns
+// the DriftDetector (the file is a few KB).
 
 #include <optional>
 #include <string>
@@ -22,13 +25,18 @@ inline constexpr std::string_view kBaselineFileName = "drift-baseline.json";
 
 struct Baseline {
   ToolManifest manifest;
-  std::string learnedAt; // RFC 3339 UTC: when these definitions became the baseline
+  // Of kind kResourceList and kPromptList. nullopt: that list was not seen yet (its baseline is
+  // learned on first sight); an empty manifest is a list seen empty.
+  std::optional<DefinitionManifest> resources;
+  std::optional<DefinitionManifest> prompts;
+  std::string learnedAt; // RFC 3339 UTC: when the tool definitions became the baseline
   std::string origin;    // "learned" (first sight) or "accepted" (drift accept)
 
-  // The file's text: compact JSON with one line per tool, ending with a line feed.
+  // The file's text: compact JSON with one line per tool (then per resource, per prompt), ending
+  // with a line feed. Without resources and prompts, byte for byte what older versions wrote.
   std::string toJson() const;
-  // Parses and checks a file's text: the format marker, each tool's hash against its definition,
-  // the manifest hash against the tools. The error says what is wrong, not where the text came
+  // Parses and checks a file's text: the format marker, each item's hash against its definition,
+  // each manifest hash against its items. The error says what is wrong, not where the text came
   // from.
   static Result<Baseline> fromJson(std::string_view text);
 

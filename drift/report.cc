@@ -1,6 +1,7 @@
 #include "drift/report.h"
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -175,14 +176,63 @@ std::string describeAnnotations(const std::string* before, const std::string* af
   return "annotations: " + out;
 }
 
-std::string describeTitle(const std::string* before, const std::string* after) {
+// A member whose value people read as a whole: `title "Echo Tool" -> "Echo"`.
+std::string describeValue(std::string_view field, const std::string* before,
+                          const std::string* after) {
   auto side = [](const std::string* text) -> std::string {
     if (!text)
       return "(none)";
     std::optional<JsonValue> v = parsed(text);
     return v && v->isString() ? quoted(v->text, kValuePrefix) : shortValue(*text);
   };
-  return "title " + side(before) + " -> " + side(after);
+  return std::string(field) + " " + side(before) + " -> " + side(after);
+}
+
+// A prompt's arguments by name, when every argument is an object with a string `name`: name ->
+// canonical JSON of the argument.
+std::optional<std::map<std::string, std::string>> argumentsByName(const JsonValue& v) {
+  if (!v.isArray())
+    return std::nullopt;
+  std::map<std::string, std::string> out;
+  for (const JsonValue& a : v.items) {
+    const JsonValue* name = a.isObject() ? a.find("name") : nullptr;
+    if (!name || !name->isString() || out.count(name->text))
+      return std::nullopt;
+    out.emplace(name->text, canonical(a));
+  }
+  return out;
+}
+
+// A prompt's `arguments`: which were added, removed and changed, by name.
+std::string describeArguments(const std::string* before, const std::string* after) {
+  if (!before)
+    return "arguments added: " + shortValue(*after);
+  if (!after)
+    return "arguments removed";
+  std::optional<JsonValue> a = parsed(before), b = parsed(after);
+  std::optional<std::map<std::string, std::string>> na, nb;
+  if (a && b) {
+    na = argumentsByName(*a);
+    nb = argumentsByName(*b);
+  }
+  if (!na || !nb)
+    return "arguments changed to " + shortValue(*after);
+  std::vector<std::string> added, removed, changed;
+  for (const auto& [name, value] : *nb)
+    if (!na->count(name))
+      added.push_back(name);
+  for (const auto& [name, value] : *na) {
+    auto now = nb->find(name);
+    if (now == nb->end())
+      removed.push_back(name);
+    else if (now->second != value)
+      changed.push_back(name);
+  }
+  std::string out;
+  appendList(out, "argument added", added);
+  appendList(out, "argument removed", removed);
+  appendList(out, "argument changed", changed);
+  return out.empty() ? "arguments reordered" : "arguments: " + out;
 }
 
 std::string describeField(std::string_view field, const std::string* before,
@@ -193,41 +243,64 @@ std::string describeField(std::string_view field, const std::string* before,
     return describeSchema(field, before, after);
   if (field == "annotations")
     return describeAnnotations(before, after);
-  return describeTitle(before, after);
+  if (field == "arguments")
+    return describeArguments(before, after);
+  return describeValue(field, before, after); // title, name, mimeType, mimeTypes
 }
 
-ToolChange addedTool(const ToolDefinition& tool) {
-  ToolChange c;
-  c.tool = tool.name;
+bool isTools(const ListKind& kind) {
+  return kind.method == kToolList.method;
+}
+
+bool isResources(const ListKind& kind) {
+  return kind.method == kResourceList.method;
+}
+
+// A resource's `name` member, for riskSeverity(); "" for other kinds.
+std::string resourceNameOf(const ListKind& kind, const Definition& item) {
+  if (!isResources(kind))
+    return {};
+  std::optional<JsonValue> name = parsed(item.field("name"));
+  return name && name->isString() ? name->text : std::string();
+}
+
+ItemChange addedItem(const ListKind& kind, const Definition& item) {
+  ItemChange c;
+  c.tool = item.name;
   c.kind = ChangeKind::Added;
-  c.severity = Severity::Warning;
-  c.newHash = tool.hash;
-  c.summary = "added " + quoted(tool.name, kValuePrefix);
-  std::optional<JsonValue> description = parsed(tool.field("description"));
+  // A new tool is a capability nobody reviewed; a new resource or prompt is something to read or
+  // pick, which the client asks for by itself.
+  c.severity = isTools(kind) ? Severity::Warning : Severity::Info;
+  c.newHash = item.hash;
+  c.resourceName = resourceNameOf(kind, item);
+  c.summary = "added " + quoted(item.name, kValuePrefix);
+  std::optional<JsonValue> description = parsed(item.field("description"));
   if (description && description->isString())
     c.summary += ": description (" + std::to_string(description->text.size()) +
                  " bytes): " + quoted(description->text);
   return c;
 }
 
-ToolChange removedTool(const ToolDefinition& tool) {
-  ToolChange c;
-  c.tool = tool.name;
+ItemChange removedItem(const ListKind& kind, const Definition& item) {
+  ItemChange c;
+  c.tool = item.name;
   c.kind = ChangeKind::Removed;
   c.severity = Severity::Info;
-  c.oldHash = tool.hash;
-  c.summary = "removed " + quoted(tool.name, kValuePrefix);
+  c.oldHash = item.hash;
+  c.resourceName = resourceNameOf(kind, item);
+  c.summary = "removed " + quoted(item.name, kValuePrefix);
   return c;
 }
 
-ToolChange changedTool(const ToolDefinition& before, const ToolDefinition& after) {
-  ToolChange c;
+ItemChange changedItem(const ListKind& kind, const Definition& before, const Definition& after) {
+  ItemChange c;
   c.tool = after.name;
   c.kind = ChangeKind::Changed;
   c.oldHash = before.hash;
   c.newHash = after.hash;
-  for (std::string_view field : kHashedFields) {
-    if (field == "name")
+  c.resourceName = resourceNameOf(kind, after);
+  for (std::string_view field : kind.hashedFields) {
+    if (field == kind.key)
       continue; // the key both sides were matched on
     const std::string* a = before.field(field);
     const std::string* b = after.field(field);
@@ -235,7 +308,7 @@ ToolChange changedTool(const ToolDefinition& before, const ToolDefinition& after
       continue;
     FieldChange f;
     f.field = field;
-    f.severity = fieldSeverity(field);
+    f.severity = fieldSeverity(kind, field);
     f.summary = describeField(field, a, b);
     c.severity = std::max(c.severity, f.severity);
     c.fields.push_back(std::move(f));
@@ -244,6 +317,88 @@ ToolChange changedTool(const ToolDefinition& before, const ToolDefinition& after
   for (size_t i = 0; i < c.fields.size(); ++i)
     c.summary += (i ? "; " : "") + c.fields[i].summary;
   return c;
+}
+
+std::vector<std::string> namesOf(const std::vector<ItemChange>& changes, ChangeKind kind) {
+  std::vector<std::string> out;
+  for (const ItemChange& c : changes)
+    if (c.kind == kind)
+      out.push_back(c.tool);
+  return out;
+}
+
+void appendHashOrNull(const std::string& hash, std::string& out) {
+  if (hash.empty())
+    out += "null";
+  else
+    appendJsonString(hash, out);
+}
+
+// `"added":[…],"removed":[…],"changed":[…],"changes":[…]`, each change keyed by `keyName`
+// ("tool", "resource", "prompt").
+void appendChanges(const std::vector<ItemChange>& changes, std::string_view keyName,
+                   std::string& out) {
+  for (ChangeKind kind : {ChangeKind::Added, ChangeKind::Removed, ChangeKind::Changed}) {
+    out += '"';
+    out += changeKindName(kind);
+    out += "\":[";
+    std::vector<std::string> names = namesOf(changes, kind);
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (i)
+        out += ',';
+      appendJsonString(names[i], out);
+    }
+    out += "],";
+  }
+  out += "\"changes\":[";
+  for (size_t i = 0; i < changes.size(); ++i) {
+    const ItemChange& c = changes[i];
+    if (i)
+      out += ',';
+    out += "{\"";
+    out += keyName;
+    out += "\":";
+    appendJsonString(c.tool, out);
+    out += ",\"change\":";
+    appendJsonString(changeKindName(c.kind), out);
+    out += ",\"severity\":";
+    appendJsonString(severityName(c.severity), out);
+    out += ",\"summary\":";
+    appendJsonString(c.summary, out);
+    out += ",\"old_sha256\":";
+    appendHashOrNull(c.oldHash, out);
+    out += ",\"new_sha256\":";
+    appendHashOrNull(c.newHash, out);
+    out += ",\"fields\":[";
+    for (size_t j = 0; j < c.fields.size(); ++j) {
+      if (j)
+        out += ',';
+      out += "{\"field\":";
+      appendJsonString(c.fields[j].field, out);
+      out += ",\"severity\":";
+      appendJsonString(severityName(c.fields[j].severity), out);
+      out += ",\"summary\":";
+      appendJsonString(c.fields[j].summary, out);
+      out += '}';
+    }
+    out += "]}";
+  }
+  out += ']';
+}
+
+void appendListDrift(const ListDrift& d, std::string_view keyName, std::string& out) {
+  out += "{\"baseline\":";
+  appendHashOrNull(d.baselineHash, out);
+  out += ",\"current\":";
+  appendHashOrNull(d.currentHash, out);
+  out += ",\"unreadable\":";
+  if (d.unreadable.empty())
+    out += "null";
+  else
+    appendJsonString(d.unreadable, out);
+  out += ',';
+  appendChanges(d.changes, keyName, out);
+  out += '}';
 }
 
 } // namespace
@@ -280,6 +435,39 @@ Severity fieldSeverity(std::string_view field) {
   return Severity::Info; // title
 }
 
+Severity fieldSeverity(const ListKind& kind, std::string_view field) {
+  if (isTools(kind))
+    return fieldSeverity(field);
+  // A resource or prompt is read or picked, not run, and never refused: what it says it is
+  // (description, URI, MIME type, arguments) matters for review; its display names do not.
+  if (field == "name" || field == "title")
+    return Severity::Info;
+  return Severity::Warning;
+}
+
+std::vector<std::string> ListDrift::names(ChangeKind kind) const {
+  return namesOf(changes, kind);
+}
+
+std::string DriftReport::subject() const {
+  std::vector<const char*> what;
+  if (toolsDrifted())
+    what.push_back("tool");
+  if (resources.drifted())
+    what.push_back("resource");
+  if (prompts.drifted())
+    what.push_back("prompt");
+  if (what.empty())
+    return "tool";
+  std::string out;
+  for (size_t i = 0; i < what.size(); ++i) {
+    if (i)
+      out += i + 1 == what.size() ? " and " : ", ";
+    out += what[i];
+  }
+  return out;
+}
+
 Severity DriftReport::severity() const {
   Severity s = Severity::Info;
   for (Severity e : events())
@@ -288,37 +476,74 @@ Severity DriftReport::severity() const {
 }
 
 std::vector<Severity> DriftReport::events() const {
-  if (!detailed || !unreadable.empty())
-    return {Severity::Critical};
   std::vector<Severity> out;
-  out.reserve(changes.size());
-  for (const ToolChange& c : changes)
-    out.push_back(c.severity);
+  if (!detailed || !unreadable.empty()) {
+    out.push_back(Severity::Critical);
+  } else {
+    for (const ToolChange& c : changes)
+      out.push_back(c.severity);
+  }
+  for (const ListDrift* list : {&resources, &prompts}) {
+    if (!list->unreadable.empty()) {
+      out.push_back(Severity::Critical);
+      continue;
+    }
+    for (const ItemChange& c : list->changes)
+      out.push_back(c.severity);
+  }
   return out;
 }
 
 std::vector<std::string> DriftReport::tools(ChangeKind kind) const {
-  std::vector<std::string> out;
-  for (const ToolChange& c : changes)
-    if (c.kind == kind)
-      out.push_back(c.tool);
-  return out;
+  return namesOf(changes, kind);
 }
 
 std::string DriftReport::summary() const {
-  std::string out = "tool definitions drifted (" + std::string(severityName(severity())) + "): ";
-  if (!unreadable.empty())
-    return out + "the tools/list answer could not be read: " + quoted(unreadable);
-  out += baselineHash + " -> " + currentHash;
-  if (!detailed)
-    return out + "; no stored baseline has the pinned hash, so which tools changed is unknown";
-  for (size_t i = 0; i < changes.size(); ++i) {
-    if (out.size() > kSummaryBytes) {
-      out += "; … " + std::to_string(changes.size() - i) + " more";
-      break;
+  std::string out = subject() + " definitions drifted (" + severityName(severity()) + "): ";
+  size_t remaining = changes.size() + resources.changes.size() + prompts.changes.size();
+  bool cut = false;
+  // Appends the summaries of `list`, until the summary is long enough.
+  auto appendChangeLines = [&](const std::vector<ItemChange>& list) {
+    for (size_t i = 0; i < list.size() && !cut; ++i) {
+      if (out.size() > kSummaryBytes) {
+        out += "; … " + std::to_string(remaining) + " more";
+        cut = true;
+        break;
+      }
+      out += i ? "; " : ": ";
+      out += list[i].summary;
+      --remaining;
     }
-    out += i ? "; " : ": ";
-    out += changes[i].summary;
+  };
+  bool toolsPart = toolsDrifted() || (!resources.drifted() && !prompts.drifted());
+  if (toolsPart) {
+    if (!unreadable.empty()) {
+      out += "the tools/list answer could not be read: " + quoted(unreadable);
+    } else {
+      out += baselineHash + " -> " + currentHash;
+      if (!detailed)
+        out += "; no stored baseline has the pinned hash, so which tools changed is unknown";
+      else
+        appendChangeLines(changes);
+    }
+  }
+  const std::pair<const ListDrift*, const ListKind*> lists[] = {{&resources, &kResourceList},
+                                                                {&prompts, &kPromptList}};
+  for (const auto& [list, kind] : lists) {
+    if (!list->drifted() || cut)
+      continue;
+    if (toolsPart)
+      out += "; ";
+    toolsPart = true;
+    out += kind->member;
+    if (!list->unreadable.empty()) {
+      out += ": the ";
+      out += kind->method;
+      out += " answer could not be read: " + quoted(list->unreadable);
+      continue;
+    }
+    out += " " + list->baselineHash + " -> " + list->currentHash;
+    appendChangeLines(list->changes);
   }
   return out;
 }
@@ -329,10 +554,7 @@ std::string DriftReport::toJson() const {
   out += ",\"baseline\":";
   appendJsonString(baselineHash, out);
   out += ",\"current\":";
-  if (currentHash.empty())
-    out += "null";
-  else
-    appendJsonString(currentHash, out);
+  appendHashOrNull(currentHash, out);
   out += ",\"detailed\":";
   out += detailed ? "true" : "false";
   out += ",\"unreadable\":";
@@ -340,81 +562,54 @@ std::string DriftReport::toJson() const {
     out += "null";
   else
     appendJsonString(unreadable, out);
-  for (ChangeKind kind : {ChangeKind::Added, ChangeKind::Removed, ChangeKind::Changed}) {
-    out += ",\"";
-    out += changeKindName(kind);
-    out += "\":[";
-    std::vector<std::string> names = tools(kind);
-    for (size_t i = 0; i < names.size(); ++i) {
-      if (i)
-        out += ',';
-      appendJsonString(names[i], out);
-    }
-    out += ']';
-  }
-  out += ",\"changes\":[";
-  for (size_t i = 0; i < changes.size(); ++i) {
-    const ToolChange& c = changes[i];
-    if (i)
-      out += ',';
-    out += "{\"tool\":";
-    appendJsonString(c.tool, out);
-    out += ",\"change\":";
-    appendJsonString(changeKindName(c.kind), out);
-    out += ",\"severity\":";
-    appendJsonString(severityName(c.severity), out);
-    out += ",\"summary\":";
-    appendJsonString(c.summary, out);
-    out += ",\"old_sha256\":";
-    if (c.oldHash.empty())
-      out += "null";
-    else
-      appendJsonString(c.oldHash, out);
-    out += ",\"new_sha256\":";
-    if (c.newHash.empty())
-      out += "null";
-    else
-      appendJsonString(c.newHash, out);
-    out += ",\"fields\":[";
-    for (size_t j = 0; j < c.fields.size(); ++j) {
-      if (j)
-        out += ',';
-      out += "{\"field\":";
-      appendJsonString(c.fields[j].field, out);
-      out += ",\"severity\":";
-      appendJsonString(severityName(c.fields[j].severity), out);
-      out += ",\"summary\":";
-      appendJsonString(c.fields[j].summary, out);
-      out += '}';
-    }
-    out += "]}";
-  }
-  out += "]}";
+  out += ',';
+  appendChanges(changes, "tool", out);
+  out += ",\"resources\":";
+  appendListDrift(resources, "resource", out);
+  out += ",\"prompts\":";
+  appendListDrift(prompts, "prompt", out);
+  out += '}';
   return out;
+}
+
+std::vector<ItemChange> compareItems(const DefinitionManifest& baseline,
+                                     const DefinitionManifest& current) {
+  const ListKind& kind = current.kind();
+  std::vector<ItemChange> changes;
+  // Both maps iterate in key order: one merge pass yields changes in key order.
+  auto a = baseline.items().begin(), aEnd = baseline.items().end();
+  auto b = current.items().begin(), bEnd = current.items().end();
+  while (a != aEnd || b != bEnd) {
+    if (b == bEnd || (a != aEnd && a->first < b->first)) {
+      changes.push_back(removedItem(kind, a->second));
+      ++a;
+    } else if (a == aEnd || b->first < a->first) {
+      changes.push_back(addedItem(kind, b->second));
+      ++b;
+    } else {
+      if (a->second.hash != b->second.hash)
+        changes.push_back(changedItem(kind, a->second, b->second));
+      ++a;
+      ++b;
+    }
+  }
+  return changes;
 }
 
 DriftReport compare(const ToolManifest& baseline, const ToolManifest& current) {
   DriftReport r;
   r.baselineHash = baseline.hash();
   r.currentHash = current.hash();
-  // Both maps iterate in name order: one merge pass yields changes in name order.
-  auto a = baseline.tools().begin(), aEnd = baseline.tools().end();
-  auto b = current.tools().begin(), bEnd = current.tools().end();
-  while (a != aEnd || b != bEnd) {
-    if (b == bEnd || (a != aEnd && a->first < b->first)) {
-      r.changes.push_back(removedTool(a->second));
-      ++a;
-    } else if (a == aEnd || b->first < a->first) {
-      r.changes.push_back(addedTool(b->second));
-      ++b;
-    } else {
-      if (a->second.hash != b->second.hash)
-        r.changes.push_back(changedTool(a->second, b->second));
-      ++a;
-      ++b;
-    }
-  }
+  r.changes = compareItems(baseline, current);
   return r;
+}
+
+ListDrift compareList(const DefinitionManifest& baseline, const DefinitionManifest& current) {
+  ListDrift d;
+  d.baselineHash = baseline.hash();
+  d.currentHash = current.hash();
+  d.changes = compareItems(baseline, current);
+  return d;
 }
 
 DriftReport comparePinned(std::string_view pinned, const ToolManifest& current) {
@@ -426,19 +621,28 @@ DriftReport comparePinned(std::string_view pinned, const ToolManifest& current) 
 }
 
 const char* riskSeverity(const DriftReport& report) {
-  if (!report.detailed || !report.unreadable.empty())
+  if (!report.detailed || !report.unreadable.empty() || !report.resources.unreadable.empty() ||
+      !report.prompts.unreadable.empty())
     return "high";
   bool removedOrChanged = false;
-  for (const ToolChange& c : report.changes) {
-    if (c.kind == ChangeKind::Removed) {
-      removedOrChanged = true;
-      continue;
+  // AIM's rule, over the names AIM keys each kind by: a tool's or prompt's name, a resource's
+  // `name` member (not its URI).
+  auto risky = [&](const std::vector<ItemChange>& changes, bool resources) {
+    for (const ItemChange& c : changes) {
+      if (c.kind == ChangeKind::Removed) {
+        removedOrChanged = true;
+        continue;
+      }
+      if (c.kind == ChangeKind::Changed)
+        removedOrChanged = true;
+      if (aimRiskyName(resources ? c.resourceName : c.tool))
+        return true;
     }
-    if (c.kind == ChangeKind::Changed)
-      removedOrChanged = true;
-    if (aimRiskyName(c.tool))
-      return "high";
-  }
+    return false;
+  };
+  if (risky(report.changes, false) || risky(report.resources.changes, true) ||
+      risky(report.prompts.changes, false))
+    return "high";
   return removedOrChanged ? "medium" : "low";
 }
 

@@ -559,8 +559,13 @@ void ClientConn::onApproval(ApprovalOutcome outcome) {
 
 void ClientConn::recordOperation() {
   observing_ = false;
-  if (worker_.shared().mcp && !obs_.listedTools().empty())
-    worker_.shared().mcp->addTools(obs_.listedTools());
+  const WorkerShared& sh = worker_.shared();
+  if (sh.mcp && !obs_.listedTools().empty())
+    sh.mcp->addTools(obs_.listedTools());
+  // A tools/list answer passed: drift is checked against it now, by the sidecar's own listing
+  // (which sees every page, whatever cursor this client asked for).
+  if (sh.relist && obs_.method() == "tools/list" && obs_.outcome() == "ok")
+    sh.relist();
   recordOperationAs(obs_.outcome(), obs_.reason());
 }
 

@@ -54,6 +54,10 @@ struct WorkerShared {
   // Tool-definition drift for an HTTP upstream (--drift-policy block refuses changed tools here;
   // the stdio bridge checks its own calls).
   watch::DriftWatch* drift = nullptr;
+  // Asks the sidecar's own listing of an HTTP upstream to run now (a tools/list answer passed
+  // through: what the server says of its tools is compared at once, not at the next period).
+  // Any thread; repeated calls are merged. Empty: nothing to ask.
+  std::function<void()> relist;
 };
 
 class Worker {

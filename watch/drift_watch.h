@@ -1,7 +1,8 @@
 #pragma once
 // Tool-definition drift as the running sidecar sees it (docs/drift.md): the detector (drift/), and
 // what a report sets off — a log line, the drift metric, an audit record — in one place for both
-// upstream modes (the stdio bridge's own tools/list, the HTTP upstream's lister).
+// upstream modes (the stdio bridge's own lists, the HTTP upstream's lister). Resources and prompts
+// are watched the same way, and never refused.
 //
 // Thread-safe: one mutex around the detector. The callers are the bridge's thread or the lister
 // (observe), workers (blocks) and the admin loop (accept, stateJson); none is on a hot path but
@@ -34,8 +35,16 @@ public:
   void observe(const drift::ToolManifest& current);
   // A tool list that could not be read: fails closed (see DriftDetector::observeUnreadable).
   void observeUnreadable(std::string_view reason);
-  // An operator accepted the current definitions (mcp-sidecar drift accept).
-  void accept();
+  // One complete resources/list or prompts/list (DriftDetector::observeList); reported, never
+  // refused.
+  void observeList(const drift::DefinitionManifest& current);
+  // A resources/list or prompts/list (or, for drift::kToolList, a tool list) that could not be
+  // read.
+  void observeUnreadable(const drift::ListKind& kind, std::string_view reason);
+  // An operator accepted the current definitions (mcp-sidecar drift accept). Returns
+  // DriftDetector::accept()'s error, changing nothing, when there is nothing to accept or the
+  // baseline cannot be saved; the caller tells the operator.
+  Status accept();
   // Whether a tools/call of `tool` is refused now (--drift-policy block).
   bool blocks(std::string_view tool) const;
   drift::DriftPolicy policy() const { return policy_; }

@@ -71,6 +71,22 @@ TEST_F(ServeConfigTest, FlagBeatsEnvBeatsFileBeatsDefault) {
   EXPECT_EQ(c->upstreamTimeoutMs, 300000u); // default
 }
 
+// The HTTP upstream's own listing period: 60 s unless set; not so short that it becomes a loop.
+TEST_F(ServeConfigTest, UpstreamListInterval) {
+  auto byDefault = resolve({"--upstream", "http://h:1", "--verify", "off"});
+  ASSERT_TRUE(byDefault.ok()) << byDefault.error();
+  EXPECT_EQ(byDefault->upstreamListIntervalMs, 60000u);
+  auto fast =
+      resolve({"--upstream", "http://h:1", "--verify", "off", "--upstream-list-interval", "250ms"});
+  ASSERT_TRUE(fast.ok()) << fast.error();
+  EXPECT_EQ(fast->upstreamListIntervalMs, 250u);
+  auto tooFast =
+      resolve({"--upstream", "http://h:1", "--verify", "off", "--upstream-list-interval", "10ms"});
+  ASSERT_FALSE(tooFast.ok());
+  EXPECT_NE(tooFast.error().find("--upstream-list-interval"), std::string::npos) << tooFast.error();
+  EXPECT_NE(tooFast.error().find("at least 100ms"), std::string::npos) << tooFast.error();
+}
+
 TEST_F(ServeConfigTest, ConfigFileFromEnvironment) {
   std::string file = writeFile("upstream: http://127.0.0.1:2/\nverify: 'off'\n");
   env_["MCP_SIDECAR_CONFIG"] = file;

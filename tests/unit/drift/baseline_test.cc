@@ -172,6 +172,101 @@ TEST(BaselineTest, ACorruptFileIsAnErrorNamingIt) {
   }
 }
 
+Baseline withLists() {
+  Baseline b = sample();
+  b.resources = resourcesOf({resource("file:///b.txt"), resource("file:///a.txt", "A")});
+  b.prompts = promptsOf({prompt("summarize")});
+  return b;
+}
+
+TEST(BaselineTest, ResourcesAndPromptsRoundTrip) {
+  TempDir dir;
+  const std::string path = dir.file("drift-baseline.json");
+  Baseline b = withLists();
+  ASSERT_TRUE(b.save(path).ok());
+  Baseline loaded = loadOk(path);
+  EXPECT_EQ(loaded.manifest.hash(), b.manifest.hash());
+  ASSERT_TRUE(loaded.resources);
+  EXPECT_EQ(&loaded.resources->kind(), &kResourceList);
+  EXPECT_EQ(loaded.resources->hash(), b.resources->hash());
+  EXPECT_EQ(loaded.resources->find("file:///a.txt")->form,
+            b.resources->find("file:///a.txt")->form);
+  ASSERT_TRUE(loaded.prompts);
+  EXPECT_EQ(loaded.prompts->hash(), b.prompts->hash());
+  // One line per item, after the tools; resources by "uri", prompts by "name".
+  const DefinitionManifest& r = *b.resources;
+  const DefinitionManifest& p = *b.prompts;
+  std::string tail = ",\"resources_hash\":\"" + r.hash() + "\",\"resources\":[\n" +
+                     "{\"uri\":\"file:///a.txt\",\"sha256\":\"" + r.find("file:///a.txt")->hash +
+                     "\",\"definition\":" + r.find("file:///a.txt")->form + "},\n" +
+                     "{\"uri\":\"file:///b.txt\",\"sha256\":\"" + r.find("file:///b.txt")->hash +
+                     "\",\"definition\":" + r.find("file:///b.txt")->form + "}\n]" +
+                     ",\"prompts_hash\":\"" + p.hash() + "\",\"prompts\":[\n" +
+                     "{\"name\":\"summarize\",\"sha256\":\"" + p.find("summarize")->hash +
+                     "\",\"definition\":" + p.find("summarize")->form + "}\n]}\n";
+  std::string text = b.toJson();
+  ASSERT_GT(text.size(), tail.size());
+  EXPECT_EQ(text.substr(text.size() - tail.size()), tail);
+  // A list seen empty stays "seen".
+  Baseline empty = sample();
+  empty.prompts = promptsOf({});
+  Result<Baseline> back = Baseline::fromJson(empty.toJson());
+  ASSERT_TRUE(back.ok()) << back.error();
+  EXPECT_FALSE(back->resources);
+  ASSERT_TRUE(back->prompts);
+  EXPECT_EQ(back->prompts->size(), 0u);
+}
+
+// Files written before resources and prompts were compared load as they are: neither list seen.
+TEST(BaselineTest, AnOldFileWithoutResourcesAndPromptsLoads) {
+  Baseline b = sample();
+  std::string old = "{\"format\":\"mcp-sidecar-drift-baseline-v1\",\"learned_at\":"
+                    "\"2026-11-24T15:16:41.123Z\",\"origin\":\"learned\",\"manifest_hash\":\"" +
+                    b.manifest.hash() + "\",\"tools\":[\n{\"name\":\"echo\",\"sha256\":\"" +
+                    b.manifest.find("echo")->hash +
+                    "\",\"definition\":" + b.manifest.find("echo")->form +
+                    "},\n{\"name\":\"sum\",\"sha256\":\"" + b.manifest.find("sum")->hash +
+                    "\",\"definition\":" + b.manifest.find("sum")->form + "}\n]}\n";
+  Result<Baseline> loaded = Baseline::fromJson(old);
+  ASSERT_TRUE(loaded.ok()) << loaded.error();
+  EXPECT_EQ(loaded->manifest.hash(), b.manifest.hash());
+  EXPECT_FALSE(loaded->resources);
+  EXPECT_FALSE(loaded->prompts);
+  EXPECT_EQ(loaded->toJson(), old) << "and is written back byte for byte";
+}
+
+TEST(BaselineTest, ACorruptResourceOrPromptSectionIsRefused) {
+  Baseline b = withLists();
+  const std::string good = b.toJson();
+  auto replaced = [&](const std::string& from, const std::string& to) {
+    std::string text = good;
+    size_t at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return text.replace(at, from.size(), to);
+  };
+  struct Case {
+    std::string text;
+    std::string why;
+  } cases[] = {
+      {replaced("\"description\":\"A\"", "\"description\":\"A. Also exfiltrates.\""),
+       "resources[0] (\"file:///a.txt\"): \"sha256\" does not match the definition"},
+      {replaced("\"resources_hash\":\"" + b.resources->hash() + "\"",
+                "\"resources_hash\":\"sha256:" + std::string(64, '0') + "\""),
+       "\"resources_hash\" \"sha256:000"},
+      {replaced(",\"prompts_hash\":\"" + b.prompts->hash() + "\"", ""),
+       "\"prompts\" (array) and \"prompts_hash\" (string) go together"},
+      {replaced("{\"uri\":\"file:///b.txt\"", "{\"uri\":\"file:///c.txt\""),
+       "resources[1]: \"uri\" \"file:///c.txt\" differs from the definition's"},
+      {replaced("{\"name\":\"summarize\",\"sha256\"", "{\"sha256\""),
+       "prompts[0] needs \"name\", \"sha256\" and \"definition\""},
+  };
+  for (const Case& c : cases) {
+    Result<Baseline> r = Baseline::fromJson(c.text);
+    ASSERT_FALSE(r.ok()) << c.why;
+    EXPECT_NE(r.error().find(c.why), std::string::npos) << r.error();
+  }
+}
+
 TEST(BaselineTest, ADirectoryIsNotABaseline) {
   TempDir dir;
   std::string error = loadError(dir.path());

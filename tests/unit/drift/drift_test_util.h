@@ -1,7 +1,7 @@
 #pragma once
-// Helpers shared by the drift tests: tool and tools/list builders, a temporary directory, whole
-// file access, and the captured tools/list of server-everything under tests/data/drift/ (found
-// through SIDECAR_SOURCE_DIR, a compile definition of the test binary).
+// Helpers shared by the drift tests: tool, resource, prompt and list builders, a temporary
+// directory, whole file access, and the captured tools/list of server-everything under
+// tests/data/drift/ (found through SIDECAR_SOURCE_DIR, a compile definition of the test binary).
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -81,6 +81,37 @@ inline ToolManifest manifestOf(const std::vector<std::string>& tools) {
   Status st = m.addPage(response(tools));
   EXPECT_TRUE(st.ok()) << st.message();
   return m;
+}
+
+// A resource object as JSON text (`name` "notes" unless given); `extra` as for tool().
+inline std::string resource(const std::string& uri, const std::string& description = "Some notes",
+                            const std::string& name = "notes", const std::string& extra = "") {
+  return R"({"uri":")" + uri + R"(","name":")" + name + R"(","description":")" + description +
+         R"(","mimeType":"text/plain")" + extra + "}";
+}
+
+// A prompt object as JSON text; `arguments` is the text of its arguments array.
+inline std::string prompt(const std::string& name, const std::string& description = "Summarizes",
+                          const std::string& arguments = R"([{"name":"text","required":true}])") {
+  return R"({"name":")" + name + R"(","description":")" + description + R"(","arguments":)" +
+         arguments + "}";
+}
+
+// A complete manifest of `kind` (kResourceList, kPromptList) holding `items` (JSON texts).
+inline DefinitionManifest listOf(const ListKind& kind, const std::vector<std::string>& items) {
+  DefinitionManifest m(kind);
+  std::string page = R"({"jsonrpc":"2.0","id":1,"result":{")" + std::string(kind.member) + R"(":[)";
+  for (size_t i = 0; i < items.size(); ++i)
+    page += (i ? "," : "") + items[i];
+  Status st = m.addPage(page + "]}}");
+  EXPECT_TRUE(st.ok()) << st.message();
+  return m;
+}
+inline DefinitionManifest resourcesOf(const std::vector<std::string>& items) {
+  return listOf(kResourceList, items);
+}
+inline DefinitionManifest promptsOf(const std::vector<std::string>& items) {
+  return listOf(kPromptList, items);
 }
 
 inline std::string dataPath(const std::string& name) {
