@@ -239,4 +239,27 @@ std::string driftDetectionBody(std::string_view serverName, std::string_view dri
   return std::string(buf.GetString(), buf.GetSize());
 }
 
+void registerAndStart(aim::AimClient& client, const std::string& name,
+                      const std::string& description, const std::string& url,
+                      const std::string& verificationUrl, std::vector<std::string> tools) {
+  aim::AgentRegistration agent;
+  agent.name = name;
+  agent.displayName = name;
+  agent.description = "mcp-sidecar in front of " + description;
+  agent.version = kVersion;
+  aim::McpServerRegistration server;
+  server.name = name;
+  server.description = description + " behind mcp-sidecar";
+  server.url = url;
+  server.version = kVersion;
+  server.verificationUrl = verificationUrl;
+  server.capabilities = std::move(tools);
+  log::info("registering with AIM",
+            {{"server_name", name},
+             {"url", url},
+             {"tools", static_cast<unsigned long long>(server.capabilities.size())}});
+  client.setRegistration(std::move(agent), std::move(server));
+  client.start();
+}
+
 } // namespace sidecar::app

@@ -50,6 +50,13 @@ namespace sidecar::app {
 // result, spool bytes, possible duplicates, spool refusals, pending approvals, registration.
 std::shared_ptr<prometheus::Collectable> aimCollector(const aim::AimClient& client);
 
+// Gives AIM the registration of the sidecar's MCP server (its agent, then the server, as `serve`
+// and `stdio` both register) and starts the client. `description` says what the server is, e.g.
+// "the MCP server fs"; `verificationUrl` "" when AIM cannot call the sidecar (stdio).
+void registerAndStart(aim::AimClient& client, const std::string& name,
+                      const std::string& description, const std::string& url,
+                      const std::string& verificationUrl, std::vector<std::string> tools);
+
 // AIM's detection report (aim-wire.md §13) for a drift report: the server seen at runtime
 // (`sdk_runtime`, confidence 100) with the drift in `details`, so that AIM learns of the change
 // through the spool like everything else it must learn.

@@ -303,24 +303,8 @@ void closeMain(Server& s) {
 // later from the capabilities document anyway.
 void startAim(Server& s) {
   std::string name = s.catalog->serverName();
-  aim::AgentRegistration agent;
-  agent.name = name;
-  agent.displayName = name;
-  agent.description = "mcp-sidecar in front of the MCP server " + name;
-  agent.version = kVersion;
-  aim::McpServerRegistration server;
-  server.name = name;
-  server.description = "MCP server " + name + " behind mcp-sidecar";
-  server.url = s.publicUrl;
-  server.version = kVersion;
-  server.verificationUrl = s.publicUrl + "/.well-known/mcp/verify";
-  server.capabilities = s.catalog->toolNames();
-  log::info("registering with AIM",
-            {{"server_name", name},
-             {"public_url", s.publicUrl},
-             {"tools", static_cast<unsigned long long>(server.capabilities.size())}});
-  s.aim->setRegistration(std::move(agent), std::move(server));
-  s.aim->start();
+  registerAndStart(*s.aim, name, "the MCP server " + name, s.publicUrl,
+                   s.publicUrl + "/.well-known/mcp/verify", s.catalog->toolNames());
 }
 
 void checkAimStart(uv_timer_t* t) {

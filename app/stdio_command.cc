@@ -120,23 +120,7 @@ struct AimStarter {
     started = true;
     if (timerOpen)
       uv_timer_stop(&timer);
-    aim::AgentRegistration agent;
-    agent.name = name;
-    agent.displayName = name;
-    agent.description = "mcp-sidecar in front of the stdio MCP server " + name;
-    agent.version = kVersion;
-    aim::McpServerRegistration server;
-    server.name = name;
-    server.description = "stdio MCP server " + name + " behind mcp-sidecar stdio";
-    server.url = url;
-    server.version = kVersion;
-    server.capabilities = std::move(tools);
-    log::info("registering with AIM",
-              {{"server_name", name},
-               {"url", url},
-               {"tools", static_cast<unsigned long long>(server.capabilities.size())}});
-    client->setRegistration(std::move(agent), std::move(server));
-    client->start();
+    registerAndStart(*client, name, "the stdio MCP server " + name, url, "", std::move(tools));
   }
 };
 
