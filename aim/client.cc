@@ -637,11 +637,15 @@ void AimClient::onServerRegistered(const HttpResponse& r) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     serverId_ = serverId;
-    registered_ = true;
     if (verifiedServerId_ != serverId)
       verifiedServerId_.clear();
   }
   (void)saveState();
+  {
+    // Only now: whoever sees "registered" finds the ids kept in the state directory too.
+    std::lock_guard<std::mutex> lock(mu_);
+    registered_ = true;
+  }
   phase_ = Phase::Registered;
   regAttempts_ = 0;
   heartbeatDue_ = now;
