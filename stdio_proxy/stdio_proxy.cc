@@ -3,6 +3,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
+
 #include "audit/writer.h"
 #include "common/log.h"
 #include "mcp/jsonrpc.h"
@@ -260,24 +262,29 @@ void StdioProxy::refuse(const mcp::MessageInfo& m, std::string_view line, int co
                         std::string_view message, std::string_view reason, std::string_view detail,
                         std::string_view auditReason, uint64_t startNs) {
   std::string answer = mcp::errorResponse(m.id.in(line), code, message, reason, detail);
+  recordRefusal(m, line, auditReason, startNs, answer.size());
+  toClient(answer);
+}
+
+void StdioProxy::recordRefusal(const mcp::MessageInfo& m, std::string_view line,
+                               std::string_view auditReason, uint64_t startNs, size_t bytesOut) {
   if (opt_.mcp)
     opt_.mcp->observe(m.method.empty() ? "other" : m.method, m.toolName, "rejected", -1);
-  if (opt_.audit) {
-    audit::AuditRecord r;
-    r.kind = audit::RecordKind::Rejected;
-    r.rpcId = std::string(m.id.in(line));
-    r.method = m.method;
-    r.tool = m.toolName;
-    r.outcome = "rejected";
-    r.reason = auditReason;
-    r.latencyMs = static_cast<double>(nowNs() - startNs) / 1e6;
-    r.bytesIn = line.size();
-    r.bytesOut = answer.size();
-    if (m.arguments.present())
-      r.args.emplace(m.arguments.in(line));
-    opt_.audit->append(std::move(r));
-  }
-  toClient(answer);
+  if (!opt_.audit)
+    return;
+  audit::AuditRecord r;
+  r.kind = audit::RecordKind::Rejected;
+  r.rpcId = std::string(m.id.in(line));
+  r.method = m.method;
+  r.tool = m.toolName;
+  r.outcome = "rejected";
+  r.reason = auditReason;
+  r.latencyMs = static_cast<double>(nowNs() - startNs) / 1e6;
+  r.bytesIn = line.size();
+  r.bytesOut = bytesOut;
+  if (m.arguments.present())
+    r.args.emplace(m.arguments.in(line));
+  opt_.audit->append(std::move(r));
 }
 
 // ---- gated calls ----
@@ -306,7 +313,8 @@ void StdioProxy::hold(const mcp::MessageInfo& m, std::string_view line) {
            "approval_denied", startNs);
     return;
   }
-  held_.emplace(token, Held{std::string(line), m.toolName, *id, startNs});
+  held_.emplace(token,
+                Held{std::string(line), std::string(m.id.in(line)), m.toolName, *id, startNs});
   log::info("gated tool call waiting for AIM's approval",
             {{"server", opt_.child.name}, {"tool", m.toolName}});
 }
@@ -338,35 +346,18 @@ void StdioProxy::onDecisions(std::vector<Decision>& batch) {
 }
 
 bool StdioProxy::cancelHeld(std::string_view requestId) {
-  for (auto it = held_.begin(); it != held_.end(); ++it) {
-    mcp::MessageInfo m = mcp::scanMessage(it->second.line);
-    if (m.id.in(it->second.line) != requestId)
-      continue;
-    Held h = std::move(it->second);
-    held_.erase(it);
-    opt_.policy->cancelApproval(h.approvalId);
-    log::info("gated tool call cancelled by the client before AIM decided",
-              {{"server", opt_.child.name}, {"tool", h.tool}});
-    // MCP: a cancelled request gets no answer. The audit trail still says what happened.
-    if (opt_.mcp)
-      opt_.mcp->observe(m.method, m.toolName, "rejected", -1);
-    if (opt_.audit) {
-      audit::AuditRecord r;
-      r.kind = audit::RecordKind::Rejected;
-      r.rpcId = std::string(m.id.in(h.line));
-      r.method = m.method;
-      r.tool = m.toolName;
-      r.outcome = "rejected";
-      r.reason = "approval_cancelled";
-      r.latencyMs = static_cast<double>(nowNs() - h.startNs) / 1e6;
-      r.bytesIn = h.line.size();
-      if (m.arguments.present())
-        r.args.emplace(m.arguments.in(h.line));
-      opt_.audit->append(std::move(r));
-    }
-    return true;
-  }
-  return false;
+  auto it = std::find_if(held_.begin(), held_.end(),
+                         [&](const auto& entry) { return entry.second.rpcId == requestId; });
+  if (it == held_.end())
+    return false;
+  Held h = std::move(it->second);
+  held_.erase(it);
+  opt_.policy->cancelApproval(h.approvalId);
+  log::info("gated tool call cancelled by the client before AIM decided",
+            {{"server", opt_.child.name}, {"tool", h.tool}});
+  // MCP: a cancelled request gets no answer. The audit trail still says what happened.
+  recordRefusal(mcp::scanMessage(h.line), h.line, "approval_cancelled", h.startNs, 0);
+  return true;
 }
 
 void StdioProxy::dropHeld(DropWhy why) {

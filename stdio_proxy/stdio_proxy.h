@@ -115,7 +115,8 @@ private:
 
   // A gated call waiting for AIM.
   struct Held {
-    std::string line; // the request as the client sent it
+    std::string line;  // the request as the client sent it
+    std::string rpcId; // its JSON-RPC id's text (notifications/cancelled names it)
     std::string tool;
     uint64_t approvalId = 0; // CallPolicy's
     uint64_t startNs = 0;    // when it arrived
@@ -138,6 +139,10 @@ private:
   void refuse(const mcp::MessageInfo& m, std::string_view line, int code, std::string_view message,
               std::string_view reason, std::string_view detail, std::string_view auditReason,
               uint64_t startNs);
+  // The "rejected" observation and audit record of a request the proxy did not forward;
+  // `bytesOut`: the size of its answer (0: none, a cancelled call).
+  void recordRefusal(const mcp::MessageInfo& m, std::string_view line, std::string_view auditReason,
+                     uint64_t startNs, size_t bytesOut);
   // A tools/call of a gated tool: asks for approval and holds it (or refuses it at once).
   void hold(const mcp::MessageInfo& m, std::string_view line);
   void onDecisions(std::vector<Decision>& batch);
