@@ -256,12 +256,7 @@ bool AuditWriter::append(AuditRecord record) {
     recordsLost_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
-  queue_.push_back(std::move(record));
-  bool wake = writerIdle_ || queue_.size() == wakeAt();
-  writerIdle_ = false; // one wake-up is enough
-  lock.unlock();
-  if (wake)
-    cvWork_.notify_one();
+  enqueue(std::move(record), lock);
   return true;
 }
 
@@ -277,13 +272,17 @@ AppendResult AuditWriter::tryAppend(AuditRecord& record) {
   }
   if (record.ts.empty())
     record.stamped = std::chrono::system_clock::now();
+  enqueue(std::move(record), lock);
+  return AppendResult::Queued;
+}
+
+void AuditWriter::enqueue(AuditRecord&& record, std::unique_lock<std::mutex>& lock) {
   queue_.push_back(std::move(record));
   bool wake = writerIdle_ || queue_.size() == wakeAt();
   writerIdle_ = false; // one wake-up is enough
   lock.unlock();
   if (wake)
     cvWork_.notify_one();
-  return AppendResult::Queued;
 }
 
 bool AuditWriter::flush(std::chrono::milliseconds timeout) {

@@ -125,6 +125,9 @@ private:
   void noteError(const char* op, int err, Clock::time_point now);
   void noteRecovered();
   Clock::time_point nextDeadline() const;
+  // Under `lock` (mu_, which it releases): queues the record and wakes the writer when it is idle
+  // or the queue reaches wakeAt().
+  void enqueue(AuditRecord&& record, std::unique_lock<std::mutex>& lock);
   // The queue length at which an appender wakes even a polling writer.
   size_t wakeAt() const { return std::max<size_t>(1, options_.queueCapacity / 2); }
 
