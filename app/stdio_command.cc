@@ -127,20 +127,9 @@ struct AimStarter {
 // The --gate values: comma-separated lists, repeatable; blanks dropped.
 std::vector<std::string> gateList(const std::vector<std::string>& values) {
   std::vector<std::string> out;
-  for (const std::string& v : values) {
-    size_t start = 0;
-    while (start <= v.size()) {
-      size_t end = v.find(',', start);
-      if (end == std::string::npos)
-        end = v.size();
-      std::string t = v.substr(start, end - start);
-      t.erase(0, t.find_first_not_of(" \t"));
-      t.erase(t.find_last_not_of(" \t") + 1);
-      if (!t.empty())
-        out.push_back(std::move(t));
-      start = end + 1;
-    }
-  }
+  for (const std::string& v : values)
+    for (std::string& t : config::splitList(v))
+      out.push_back(std::move(t));
   return out;
 }
 

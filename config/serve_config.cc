@@ -11,6 +11,8 @@
 #include <map>
 #include <thread>
 
+#include "common/ascii.h"
+
 namespace sidecar::config {
 
 struct ServeOptions::Spec {
@@ -60,25 +62,6 @@ Status parseBool(const std::string& v, bool& out) {
   else
     return Status::error("expected true or false");
   return {};
-}
-
-std::vector<std::string> splitList(const std::string& v) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= v.size()) {
-    size_t comma = v.find(',', start);
-    std::string item = v.substr(start, comma == std::string::npos ? comma : comma - start);
-    while (!item.empty() && item.front() == ' ')
-      item.erase(0, 1);
-    while (!item.empty() && item.back() == ' ')
-      item.pop_back();
-    if (!item.empty())
-      out.push_back(item);
-    if (comma == std::string::npos)
-      break;
-    start = comma + 1;
-  }
-  return out;
 }
 
 bool iequal(std::string_view a, std::string_view b) {
@@ -692,6 +675,22 @@ ServeOptions::resolve(const std::function<const char*(const char*)>& getenv) con
         " needs a trust store of caller keys: pass --trust-store FILE (see docs/configuration.md), "
         "or --verify off to forward unsigned requests");
   return cfg;
+}
+
+std::vector<std::string> splitList(std::string_view v) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= v.size()) {
+    size_t comma = v.find(',', start);
+    std::string_view item =
+        trimBlanks(v.substr(start, comma == std::string_view::npos ? comma : comma - start));
+    if (!item.empty())
+      out.emplace_back(item);
+    if (comma == std::string_view::npos)
+      break;
+    start = comma + 1;
+  }
+  return out;
 }
 
 } // namespace sidecar::config

@@ -103,6 +103,10 @@ bool originAllowed(const ServeConfig& cfg, std::string_view origin, std::string&
 // Kubernetes CPU limit), at least 1.
 unsigned usableCpus();
 
+// A comma-separated list value (--gate, --allowed-hosts …): items trimmed of spaces and tabs,
+// empty ones dropped.
+std::vector<std::string> splitList(std::string_view value);
+
 class ServeOptions {
 public:
   ServeOptions();
