@@ -537,10 +537,7 @@ int runServe(const config::ServeConfig& cfg) {
     watch::DriftWatch* dw = s.drift.get();
     metrics::McpMetrics* mcp = s.mcp.get();
     lo.onListing = [catalog, dw, mcp](const discovery::Listing& l) {
-      catalog->setInitializeResult(l.initializeResult);
-      catalog->setTools(l.tools);
-      catalog->setResources(l.resources);
-      catalog->setPrompts(l.prompts);
+      catalog->setListing(l.initializeResult, l.tools, l.resources, l.prompts);
       mcp->setTools(catalog->toolNames());
       if (!l.manifestError.empty())
         dw->observeUnreadable(l.manifestError);

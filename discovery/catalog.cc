@@ -58,12 +58,11 @@ void writeResource(Writer& w, const rapidjson::Value& r) {
 
 } // namespace
 
-void Catalog::setInitializeResult(std::string_view json) {
+bool Catalog::applyInitializeLocked(std::string_view json) {
   rapidjson::Document d;
   d.Parse(json.data(), json.size());
   if (d.HasParseError() || !d.IsObject())
-    return;
-  std::lock_guard<std::mutex> g(mu_);
+    return false;
   if (const rapidjson::Value* info = member(d, "serverInfo"); info && info->IsObject()) {
     rapidjson::StringBuffer buf;
     Writer w(buf);
@@ -71,40 +70,64 @@ void Catalog::setInitializeResult(std::string_view json) {
     serverInfo_.assign(buf.GetString(), buf.GetSize());
   }
   protocolVersion_ = stringMember(d, "protocolVersion");
-  rebuildLocked();
+  return true;
 }
 
-void Catalog::setTools(std::string_view arrayJson) {
+bool Catalog::applyToolsLocked(std::string_view arrayJson) {
   rapidjson::Document d;
   if (!parseArray(arrayJson, d))
-    return;
+    return false;
   std::vector<std::string> names;
   for (const auto& t : d.GetArray())
     if (std::string n = stringMember(t, "name"); !n.empty())
       names.push_back(std::move(n));
-  std::lock_guard<std::mutex> g(mu_);
   tools_.assign(arrayJson);
   toolNames_ = std::move(names);
   toolsKnown_ = true;
-  rebuildLocked();
+  return true;
+}
+
+bool Catalog::applyListLocked(std::string_view arrayJson, std::string& list) {
+  rapidjson::Document d;
+  if (!parseArray(arrayJson, d))
+    return false;
+  list.assign(arrayJson);
+  return true;
+}
+
+void Catalog::setInitializeResult(std::string_view json) {
+  std::lock_guard<std::mutex> g(mu_);
+  if (applyInitializeLocked(json))
+    rebuildLocked();
+}
+
+void Catalog::setTools(std::string_view arrayJson) {
+  std::lock_guard<std::mutex> g(mu_);
+  if (applyToolsLocked(arrayJson))
+    rebuildLocked();
 }
 
 void Catalog::setResources(std::string_view arrayJson) {
-  rapidjson::Document d;
-  if (!parseArray(arrayJson, d))
-    return;
   std::lock_guard<std::mutex> g(mu_);
-  resources_.assign(arrayJson);
-  rebuildLocked();
+  if (applyListLocked(arrayJson, resources_))
+    rebuildLocked();
 }
 
 void Catalog::setPrompts(std::string_view arrayJson) {
-  rapidjson::Document d;
-  if (!parseArray(arrayJson, d))
-    return;
   std::lock_guard<std::mutex> g(mu_);
-  prompts_.assign(arrayJson);
-  rebuildLocked();
+  if (applyListLocked(arrayJson, prompts_))
+    rebuildLocked();
+}
+
+void Catalog::setListing(std::string_view initializeResult, std::string_view tools,
+                         std::string_view resources, std::string_view prompts) {
+  std::lock_guard<std::mutex> g(mu_);
+  bool changed = applyInitializeLocked(initializeResult);
+  changed = applyToolsLocked(tools) || changed;
+  changed = applyListLocked(resources, resources_) || changed;
+  changed = applyListLocked(prompts, prompts_) || changed;
+  if (changed)
+    rebuildLocked();
 }
 
 std::string Catalog::document(bool aimVerified) const {

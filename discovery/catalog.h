@@ -32,6 +32,10 @@ public:
   void setTools(std::string_view arrayJson);
   void setResources(std::string_view arrayJson);
   void setPrompts(std::string_view arrayJson);
+  // All four from one listing at once: a reader never sees a document with the new tools and
+  // the old (or no) resources.
+  void setListing(std::string_view initializeResult, std::string_view tools,
+                  std::string_view resources, std::string_view prompts);
 
   // The capabilities document for `aimVerified` (the only part that changes without a list).
   std::string document(bool aimVerified) const;
@@ -44,6 +48,10 @@ public:
 
 private:
   void rebuildLocked();
+  // Each takes one part under mu_; false (nothing changed) when its text does not parse.
+  bool applyInitializeLocked(std::string_view json);
+  bool applyToolsLocked(std::string_view arrayJson);
+  bool applyListLocked(std::string_view arrayJson, std::string& list);
 
   const ServerIdentity id_;
   mutable std::mutex mu_;
