@@ -167,11 +167,23 @@ protected:
     return out;
   }
 
-  std::string auditWith(const std::string& needle) {
-    for (const std::string& l : readLines(tmp_.file("state/audit.ndjson")))
-      if (l.find(needle) != std::string::npos)
-        return l;
-    return {};
+  // The first audit line holding `needle`. The writer thread commits records in groups (at
+  // least every 100 ms), so a record may reach the file a little after the answer reaches the
+  // client: wait up to `patience` for it. A check that a record is absent passes zero, after a
+  // positive wait has shown that the records written before it are in the file.
+  std::string auditWith(const std::string& needle, milliseconds patience = seconds(5)) {
+    std::string found;
+    waitFor(
+        [&] {
+          for (const std::string& l : readLines(tmp_.file("state/audit.ndjson")))
+            if (l.find(needle) != std::string::npos) {
+              found = l;
+              return true;
+            }
+          return false;
+        },
+        patience);
+    return found;
   }
 
   std::string metrics() { return request(adminPort_, "GET", "/metrics").body; }
@@ -242,7 +254,7 @@ TEST_F(StdioAimTest, DeniedCallIsAnsweredByTheSidecarAndAudited) {
   std::string record = auditWith("\"rpc_id\":3,");
   EXPECT_NE(record.find("\"kind\":\"rejected\""), std::string::npos) << record;
   EXPECT_NE(record.find("\"reason\":\"approval_denied\""), std::string::npos) << record;
-  EXPECT_EQ(auditWith("\"kind\":\"operation\",\"session\":null,\"rpc_id\":3,"), "")
+  EXPECT_EQ(auditWith("\"kind\":\"operation\",\"session\":null,\"rpc_id\":3,", milliseconds(0)), "")
       << "the server never saw the denied call";
   std::string m = metrics();
   EXPECT_NE(
