@@ -4,6 +4,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <charconv>
 #include <cmath>
 
 #include "audit/redact.h"
@@ -23,15 +24,94 @@ void writeString(JsonWriter& w, std::string_view text) {
   w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
 }
 
+void appendUint(std::string& out, uint64_t v) {
+  char digits[20];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, v);
+  out.append(digits, end);
+}
+
+// Up to 3 decimals, cut (not rounded) and without trailing zeros but one: 1.5, 12.345, 2.0 — what
+// RapidJSON's Writer printed with SetMaxDecimalPlaces(3).
+void appendMilliseconds(std::string& out, double ms) {
+  if (ms >= 1e12) { // ~30 years: not a latency, but still a number
+    rapidjson::StringBuffer buf;
+    JsonWriter w(buf);
+    w.SetMaxDecimalPlaces(3);
+    w.Double(ms);
+    out.append(buf.GetString(), buf.GetSize());
+    return;
+  }
+  // Latencies are whole nanoseconds: rounded to those first, so that 525399.89099999995 (the
+  // nearest double to 525399.891) is cut to .891 as the Writer's shortest form did, not to .890.
+  auto thousandths = static_cast<uint64_t>(std::llround(ms * 1e6)) / 1000;
+  appendUint(out, thousandths / 1000);
+  unsigned frac = static_cast<unsigned>(thousandths % 1000);
+  out += '.';
+  out += static_cast<char>('0' + frac / 100);
+  if (frac % 100 != 0) {
+    out += static_cast<char>('0' + frac / 10 % 10);
+    if (frac % 10 != 0)
+      out += static_cast<char>('0' + frac % 10);
+  }
+}
+
+} // namespace
+
+void appendJsonString(std::string& out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  out += '"';
+  size_t run = 0; // start of the bytes not yet copied: copied in runs, not one by one
+  for (size_t i = 0; i < text.size(); ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c != '"' && c != '\\')
+      continue;
+    out.append(text.data() + run, i - run);
+    run = i + 1;
+    out += '\\';
+    switch (c) {
+    case '"':
+      out += '"';
+      break;
+    case '\\':
+      out += '\\';
+      break;
+    case '\b':
+      out += 'b';
+      break;
+    case '\f':
+      out += 'f';
+      break;
+    case '\n':
+      out += 'n';
+      break;
+    case '\r':
+      out += 'r';
+      break;
+    case '\t':
+      out += 't';
+      break;
+    default: {
+      const char u[5] = {'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
+      out.append(u, sizeof u);
+    }
+    }
+  }
+  out.append(text.data() + run, text.size() - run);
+  out += '"';
+}
+
+namespace {
+
 // An untrusted text field: null when empty, else valid UTF-8 of at most kMaxFieldBytes (+ "…").
-void writeField(JsonWriter& w, const char* key, std::string_view text) {
-  w.Key(key);
+// `key` is the literal `,"name":`.
+void appendField(std::string& out, std::string_view key, std::string_view text) {
+  out += key;
   if (text.empty()) {
-    w.Null();
+    out += "null";
     return;
   }
   if (text.size() <= kMaxFieldBytes && validUtf8(text)) {
-    writeString(w, text); // the usual case: no copy
+    appendJsonString(out, text); // the usual case: no copy
     return;
   }
   std::string clean = sanitizeUtf8(text.substr(0, kMaxFieldBytes + 4));
@@ -42,7 +122,7 @@ void writeField(JsonWriter& w, const char* key, std::string_view text) {
     clean.resize(cut);
     clean += "\xE2\x80\xA6"; // "…"
   }
-  writeString(w, clean);
+  appendJsonString(out, clean);
 }
 
 bool isJsonNumber(std::string_view s) {
@@ -85,61 +165,67 @@ bool isJsonString(std::string_view s) {
 
 // The id's JSON text kept byte for byte when it is one JSON string, number or null (what
 // JSON-RPC allows, §4 of its spec); anything else is written as a JSON string of that text.
-void writeRpcId(JsonWriter& w, std::string_view raw) {
-  w.Key("rpc_id");
+void appendRpcId(std::string& out, std::string_view raw) {
+  out += R"(,"rpc_id":)";
   if (raw.empty() || raw == "null") {
-    w.Null();
+    out += "null";
     return;
   }
   if (raw.size() <= kMaxFieldBytes && isJsonNumber(raw)) {
-    w.RawValue(raw.data(), raw.size(), rapidjson::kNumberType);
+    out += raw;
     return;
   }
   if (raw.size() <= kMaxFieldBytes + 2 && isJsonString(raw)) {
     // A string that parses whole: its escapes are valid and it holds no raw control character.
-    w.RawValue(raw.data(), raw.size(), rapidjson::kStringType);
+    out += raw;
     return;
   }
-  std::string clean = sanitizeUtf8(raw.substr(0, kMaxFieldBytes));
-  writeString(w, clean);
+  appendJsonString(out, sanitizeUtf8(raw.substr(0, kMaxFieldBytes)));
 }
 
-void writeDetail(JsonWriter& w, std::string_view detail) {
+void appendDetail(std::string& out, std::string_view detail) {
   if (detail.empty())
     return;
-  w.Key("detail");
+  out += R"(,"detail":)";
   rapidjson::Document d;
   d.Parse<kParseFlags>(detail.data(), detail.size());
   if (d.HasParseError()) {
-    writeString(w, sanitizeUtf8(detail));
+    appendJsonString(out, sanitizeUtf8(detail));
     return;
   }
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
   d.Accept(w);
+  out.append(buf.GetString(), buf.GetSize());
 }
 
-void writeArgs(JsonWriter& w, const std::optional<std::string>& args, const ArgsPolicy& policy) {
-  w.Key("args_sha256");
+void appendArgs(std::string& out, const std::optional<std::string>& args,
+                const ArgsPolicy& policy) {
+  out += R"(,"args_sha256":)";
   if (!args) {
-    w.Null();
+    out += "null";
     return;
   }
-  writeString(w, verifier::sha256Hex(*args));
+  char hex[64];
+  verifier::sha256HexTo(*args, hex);
+  out += '"';
+  out.append(hex, sizeof hex);
+  out += '"';
   if (!policy.capture)
     return;
   RedactedArgs red = redactArguments(*args, policy.maxBytes);
-  w.Key("args");
+  out += R"(,"args":)";
   switch (red.form) {
   case RedactedArgs::Form::Json:
-    // Our own compact serialization of a parsed value: safe to embed as is.
-    w.RawValue(red.text.data(), red.text.size(), rapidjson::kObjectType);
+    out += red.text; // our own compact serialization of a parsed value: safe to embed as is
     break;
   case RedactedArgs::Form::Truncated:
-    writeString(w, red.text);
-    w.Key("args_truncated");
-    w.Uint64(red.fullBytes);
+    appendJsonString(out, red.text);
+    out += R"(,"args_truncated":)";
+    appendUint(out, red.fullBytes);
     break;
   case RedactedArgs::Form::Invalid:
-    writeString(w, "[UNPARSABLE]");
+    out += R"("[UNPARSABLE]")";
     break;
   }
 }
@@ -179,6 +265,10 @@ std::string lineHash(std::string_view line) {
   return verifier::sha256Hex(line);
 }
 
+void lineHashTo(std::string_view line, char out[64]) {
+  verifier::sha256HexTo(line, out);
+}
+
 std::string serializeRecord(const AuditRecord& r, uint64_t seq, std::string_view prev,
                             const ArgsPolicy& args) {
   return std::string(serializeRecordView(r, seq, prev, args));
@@ -186,57 +276,66 @@ std::string serializeRecord(const AuditRecord& r, uint64_t seq, std::string_view
 
 std::string_view serializeRecordView(const AuditRecord& r, uint64_t seq, std::string_view prev,
                                      const ArgsPolicy& args) {
+  return serializeRecordView(r, seq, prev, r.ts, args);
+}
+
+// Written by hand rather than through RapidJSON's Writer: every request makes one of these lines,
+// and the Writer's per-character escaping and nesting bookkeeping were a quarter of the audit
+// thread's time per record (bench/README.md). The keys are constants, the numbers need no
+// escaping, and the text fields go through appendJsonString(), which escapes exactly as the
+// Writer does (record_test.cc compares the two on every byte value). The rare parts that need a
+// parser (detail, a string id, captured arguments) still use RapidJSON.
+std::string_view serializeRecordView(const AuditRecord& r, uint64_t seq, std::string_view prev,
+                                     std::string_view ts, const ArgsPolicy& args) {
   // One buffer per thread, kept: a record no longer costs a buffer's allocation and growth.
-  thread_local rapidjson::StringBuffer buf;
-  buf.Clear();
-  JsonWriter w(buf);
-  w.SetMaxDecimalPlaces(3);
-  w.StartObject();
-  w.Key("seq");
-  w.Uint64(seq);
-  w.Key("prev");
-  writeString(w, prev);
-  w.Key("ts");
-  writeString(w, r.ts);
-  w.Key("kind");
-  w.String(kindName(r.kind));
+  thread_local std::string out;
+  out.clear();
+  out += R"({"seq":)";
+  appendUint(out, seq);
+  out += R"(,"prev":)";
+  appendJsonString(out, prev);
+  out += R"(,"ts":)";
+  appendJsonString(out, ts);
+  out += R"(,"kind":")";
+  out += kindName(r.kind);
+  out += '"';
   bool operation = r.kind == RecordKind::Operation || r.kind == RecordKind::Rejected;
   if (operation) {
     // Every field, null when unknown: readers need not guess whether a field was forgotten.
-    writeField(w, "session", r.session);
-    writeRpcId(w, r.rpcId);
-    writeField(w, "method", r.method);
-    writeField(w, "tool", r.tool);
-    writeField(w, "caller", r.caller);
-    writeField(w, "profile", r.profile);
-    writeField(w, "outcome", r.outcome);
-    writeField(w, "reason", r.reason);
-    w.Key("latency_ms");
+    appendField(out, R"(,"session":)", r.session);
+    appendRpcId(out, r.rpcId);
+    appendField(out, R"(,"method":)", r.method);
+    appendField(out, R"(,"tool":)", r.tool);
+    appendField(out, R"(,"caller":)", r.caller);
+    appendField(out, R"(,"profile":)", r.profile);
+    appendField(out, R"(,"outcome":)", r.outcome);
+    appendField(out, R"(,"reason":)", r.reason);
+    out += R"(,"latency_ms":)";
     if (r.latencyMs && std::isfinite(*r.latencyMs) && *r.latencyMs >= 0)
-      w.Double(*r.latencyMs);
+      appendMilliseconds(out, *r.latencyMs);
     else
-      w.Null();
-    w.Key("bytes_in");
-    w.Uint64(r.bytesIn);
-    w.Key("bytes_out");
-    w.Uint64(r.bytesOut);
-    writeArgs(w, r.args, args);
+      out += "null";
+    out += R"(,"bytes_in":)";
+    appendUint(out, r.bytesIn);
+    out += R"(,"bytes_out":)";
+    appendUint(out, r.bytesOut);
+    appendArgs(out, r.args, args);
   } else {
     // Lifecycle and drift records carry only what applies to them.
     if (!r.session.empty())
-      writeField(w, "session", r.session);
+      appendField(out, R"(,"session":)", r.session);
     if (!r.method.empty())
-      writeField(w, "method", r.method);
+      appendField(out, R"(,"method":)", r.method);
     if (!r.tool.empty())
-      writeField(w, "tool", r.tool);
+      appendField(out, R"(,"tool":)", r.tool);
     if (!r.outcome.empty())
-      writeField(w, "outcome", r.outcome);
+      appendField(out, R"(,"outcome":)", r.outcome);
     if (!r.reason.empty())
-      writeField(w, "reason", r.reason);
+      appendField(out, R"(,"reason":)", r.reason);
   }
-  writeDetail(w, r.detail);
-  w.EndObject();
-  return {buf.GetString(), buf.GetSize()};
+  appendDetail(out, r.detail);
+  out += '}';
+  return out;
 }
 
 std::string checkpointMessage(const Checkpoint& c) {

@@ -72,6 +72,15 @@ std::string serializeRecord(const AuditRecord& record, uint64_t seq, std::string
 // The same line, in a buffer of the calling thread's that the next call reuses.
 std::string_view serializeRecordView(const AuditRecord& record, uint64_t seq, std::string_view prev,
                                      const ArgsPolicy& args);
+// The same, with `ts` written instead of `record.ts` (the writer formats it into a buffer of its
+// own rather than into the record).
+std::string_view serializeRecordView(const AuditRecord& record, uint64_t seq, std::string_view prev,
+                                     std::string_view ts, const ArgsPolicy& args);
+
+// Appends `text` as a JSON string: quotes, `"` and `\` escaped, control characters as \b \f \n
+// \r \t or \u00XX (upper-case hex), every other byte as is — byte for byte what RapidJSON's
+// Writer prints. `text` must already be valid UTF-8.
+void appendJsonString(std::string& out, std::string_view text);
 
 // A signed checkpoint: seals the chain up to `lastSeq`, whose line hashes to `lastHash`.
 // `lastSeq` is always `seq - 1` and `lastHash` the checkpoint's own `prev`.
@@ -96,6 +105,8 @@ std::string serializeCheckpoint(const Checkpoint& checkpoint);
 
 // Lowercase hex SHA-256 of the exact bytes of `line` (a record's line without its line feed).
 std::string lineHash(std::string_view line);
+// The same into `out` (64 characters, no NUL), without allocating.
+void lineHashTo(std::string_view line, char out[64]);
 
 // `text` with every invalid UTF-8 sequence replaced by U+FFFD, so that each line is valid JSON
 // text for any reader.

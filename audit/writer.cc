@@ -460,10 +460,15 @@ void AuditWriter::run() {
 
 void AuditWriter::emit(AuditRecord& record, Clock::time_point now) {
   assert(record.kind != RecordKind::Checkpoint); // only emitCheckpoint() makes those
-  if (record.ts.empty())
-    record.ts = record.stamped != std::chrono::system_clock::time_point{} ? rfc3339(record.stamped)
-                                                                          : rfc3339Now();
-  emitLine(serializeRecordView(record, nextSeq_, prevHash_, options_.args));
+  std::string_view ts = record.ts;
+  if (ts.empty()) { // formatted into the writer's own buffer: no allocation per record
+    rfc3339Into(record.stamped != std::chrono::system_clock::time_point{}
+                    ? record.stamped
+                    : std::chrono::system_clock::now(),
+                tsBuf_);
+    ts = tsBuf_;
+  }
+  emitLine(serializeRecordView(record, nextSeq_, prevHash_, ts, options_.args));
   if (unsealed_++ == 0)
     checkpointDue_ = now + options_.checkpointInterval;
   if (unsealed_ >= options_.checkpointEvery)
@@ -471,7 +476,8 @@ void AuditWriter::emit(AuditRecord& record, Clock::time_point now) {
 }
 
 void AuditWriter::emitLine(std::string_view line) {
-  prevHash_ = lineHash(line);
+  prevHash_.resize(64); // the hash is written in place: no new string per record
+  lineHashTo(line, prevHash_.data());
   ++nextSeq_;
   pending_ += line;
   pending_ += '\n';

@@ -141,6 +141,7 @@ private:
   unsigned nextRotation_ = 1;
   uint64_t nextSeq_ = 1;
   std::string prevHash_;
+  std::string tsBuf_;       // a record's ts, formatted here (reused)
   uint64_t sealedFrom_ = 1; // first record not yet covered by a checkpoint
   uint64_t unsealed_ = 0;
   Clock::time_point checkpointDue_{};

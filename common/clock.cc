@@ -4,7 +4,7 @@
 
 namespace sidecar {
 
-std::string rfc3339(std::chrono::system_clock::time_point when) {
+void rfc3339Into(std::chrono::system_clock::time_point when, std::string& out) {
   using namespace std::chrono;
   auto sinceEpoch = duration_cast<milliseconds>(when.time_since_epoch()).count();
   auto second = static_cast<time_t>(sinceEpoch / 1000);
@@ -24,13 +24,16 @@ std::string rfc3339(std::chrono::system_clock::time_point when) {
     prefixLen = strftime(prefix, sizeof prefix, "%Y-%m-%dT%H:%M:%S", &t);
     cachedSecond = second;
   }
-  std::string out;
-  out.reserve(prefixLen + 5);
-  out.append(prefix, prefixLen);
+  out.assign(prefix, prefixLen);
   const char tail[5] = {'.', static_cast<char>('0' + ms / 100),
                         static_cast<char>('0' + ms / 10 % 10), static_cast<char>('0' + ms % 10),
                         'Z'};
   out.append(tail, sizeof tail);
+}
+
+std::string rfc3339(std::chrono::system_clock::time_point when) {
+  std::string out;
+  rfc3339Into(when, out);
   return out;
 }
 

@@ -15,5 +15,8 @@ inline uint64_t monoNowNs() {
 // Wall-clock time as RFC 3339 UTC with milliseconds, e.g. 2026-11-24T15:16:41.123Z.
 std::string rfc3339Now();
 std::string rfc3339(std::chrono::system_clock::time_point when);
+// The same, replacing the contents of `out` (whose capacity is reused: no allocation once it has
+// held one).
+void rfc3339Into(std::chrono::system_clock::time_point when, std::string& out);
 
 } // namespace sidecar

@@ -188,15 +188,19 @@ bool decodeBase64(std::string_view text, std::string& out) {
   return false;
 }
 
-std::string sha256Hex(std::string_view data) {
+void sha256HexTo(std::string_view data, char out[64]) {
   unsigned char digest[32];
   sha256(data.data(), data.size(), digest);
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(64, '\0');
   for (size_t i = 0; i < 32; ++i) {
     out[2 * i] = kHex[digest[i] >> 4];
     out[2 * i + 1] = kHex[digest[i] & 0xf];
   }
+}
+
+std::string sha256Hex(std::string_view data) {
+  std::string out(64, '\0');
+  sha256HexTo(data, out.data());
   return out;
 }
 

@@ -55,6 +55,8 @@ std::string randomNonce();
 
 // Lowercase hex SHA-256.
 std::string sha256Hex(std::string_view data);
+// The same into `out` (64 characters, no NUL), without allocating.
+void sha256HexTo(std::string_view data, char out[64]);
 
 Signature sign(const PrivateKey& key, std::string_view message);
 bool verifySignature(const PublicKey& key, const Signature& sig, std::string_view message);

@@ -2,9 +2,13 @@
 
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <cmath>
+#include <iomanip>
 #include <limits>
+#include <random>
 #include <string>
 
 #include "tests/unit/audit/audit_test_util.h"
@@ -132,6 +136,65 @@ TEST(AuditRecord, LatencyThatIsNotFiniteIsNull) {
   r.latencyMs = 12.34567;
   EXPECT_NE(serializeRecord(r, 1, kGenesisHash, ArgsPolicy{}).find(R"("latency_ms":12.345,)"),
             std::string::npos);
+}
+
+// The line is written by hand (record.cc says why); these compare it with what RapidJSON's Writer
+// printed before, so that the format did not change with the speed.
+std::string rapidjsonString(std::string_view text) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+  return {buf.GetString(), buf.GetSize()};
+}
+
+TEST(AuditRecord, StringsAreEscapedAsRapidJsonEscapesThem) {
+  std::string every;
+  for (int c = 1; c < 0x80; ++c)
+    every += static_cast<char>(c);
+  every += "\xC3\xA9\xE2\x80\xA6\xF0\x9F\x8E\x89"; // é … 🎉 stay as they are
+  for (std::string text : {every, std::string("plain"), std::string(), std::string("a\0b", 3),
+                           std::string("\"\\\"\\"), std::string("\x1f\x7f")}) {
+    std::string ours;
+    appendJsonString(ours, text);
+    EXPECT_EQ(ours, rapidjsonString(text)) << text;
+  }
+}
+
+TEST(AuditRecord, LatencyHasUpToThreeDecimalsCutNotRounded) {
+  auto ours = [](double ms) {
+    AuditRecord r = fixedOperation();
+    r.latencyMs = ms;
+    std::string line = serializeRecord(r, 1, kGenesisHash, ArgsPolicy{});
+    size_t at = line.find(R"("latency_ms":)") + 13;
+    return line.substr(at, line.find(',', at) - at);
+  };
+  auto theirs = [](double ms) {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    w.SetMaxDecimalPlaces(3);
+    w.Double(ms);
+    return std::string(buf.GetString(), buf.GetSize());
+  };
+  for (double ms : {0.0, 0.0005, 0.001, 0.01, 0.1, 0.123, 1.5, 2.0, 3.25, 12.34567, 999.999, 1000.0,
+                    86400000.0, 1e13})
+    EXPECT_EQ(ours(ms), theirs(ms)) << ms;
+  // Latencies as the proxies make them, from whole nanoseconds: the digits are those of the
+  // nanoseconds, cut after the third decimal, even where the double is a hair below them.
+  std::mt19937_64 rng(7);
+  std::uniform_int_distribution<uint64_t> nanos(0, 600'000'000'000ULL);
+  for (int i = 0; i < 200000; ++i) {
+    uint64_t ns = nanos(rng);
+    double ms = i % 2 ? static_cast<double>(ns) / 1e6
+                      : static_cast<double>(ns) / 1e9 * 1000; // as client_conn.cc does
+    std::string expected =
+        std::to_string(ns / 1000000) + "." + std::to_string(1000 + ns / 1000 % 1000).substr(1);
+    while (expected.size() > 2 && expected.back() == '0' && expected[expected.size() - 2] != '.')
+      expected.pop_back();
+    if (ours(ms) != expected) {
+      ADD_FAILURE() << ns << " ns: " << ours(ms) << ", expected " << expected;
+      break;
+    }
+  }
 }
 
 TEST(AuditRecord, ArgumentsDigestByDefaultRedactedCopyWhenCaptured) {
