@@ -7,13 +7,15 @@
 #include <algorithm>
 
 #include "common/utf8.h"
+#include "mcp/message_facts.h"
 
 namespace sidecar::mcp {
 
 namespace {
 
-// Which object a frame is: the places in a message whose members matter.
-enum class Where { Other, Root, Params, Meta, Result, Error };
+using detail::RootFacts;
+using detail::ValueType;
+using detail::Where;
 
 struct Frame {
   Where where;
@@ -50,7 +52,7 @@ public:
   bool EndArray(rapidjson::SizeType) { return close(); }
 
 private:
-  enum class Type { Null, True, False, Number, String, Container };
+  using Type = ValueType;
 
   size_t valueStart(const Frame& f) const {
     size_t p = f.keyEnd;
@@ -65,55 +67,7 @@ private:
     if (stack_.empty() || !stack_.back().object)
       return;
     const Frame& f = stack_.back();
-    std::string_view k = f.key;
-    switch (f.where) {
-    case Where::Root:
-      if (k == "id") {
-        info_.id = span;
-        info_.idIsString = t == Type::String;
-        idSeen_ = true;
-        idValid_ = t == Type::String || t == Type::Number;
-      } else if (k == "method") {
-        if (t == Type::String)
-          info_.method.assign(text);
-        methodSeen_ = true;
-      } else if (k == "result") {
-        info_.hasResult = true;
-      } else if (k == "error") {
-        info_.hasError = true;
-      } else if (k == "params") {
-        info_.params = span;
-      }
-      break;
-    case Where::Params:
-      if (k == "name" && t == Type::String)
-        info_.toolName.assign(text);
-      else if (k == "protocolVersion" && t == Type::String)
-        info_.protocolVersion.assign(text);
-      else if (k == "progressToken")
-        info_.paramsProgressToken = span;
-      else if (k == "requestId")
-        info_.paramsRequestId = span;
-      else if (k == "arguments")
-        info_.arguments = span;
-      break;
-    case Where::Meta:
-      if (k == "progressToken")
-        info_.metaProgressToken = span;
-      else if (k == "io.modelcontextprotocol/protocolVersion")
-        info_.modernClaim = true;
-      break;
-    case Where::Result:
-      if (k == "isError" && t == Type::True)
-        info_.isErrorResult = true;
-      break;
-    case Where::Error:
-      if (k == "code" && t == Type::Number)
-        info_.errorCode = atoi(std::string(text).c_str());
-      break;
-    case Where::Other:
-      break;
-    }
+    detail::noteMember(f.where, f.key, t, text, span, info_, facts_);
   }
 
   bool scalar(Type t, std::string_view text) {
@@ -130,21 +84,16 @@ private:
   }
 
   bool open(bool object) {
-    size_t start = ms_.Tell() - 1; // just past the opening bracket
+    // The iterative parser reports a container's start and end while its bracket is the next
+    // character (the recursive one, after taking it).
+    size_t start = ms_.Tell(); // at the opening bracket
     Where where = Where::Other;
     if (stack_.empty()) {
       where = object ? Where::Root : Where::Other;
     } else if (stack_.back().object) {
       const Frame& f = stack_.back();
       start = valueStart(f);
-      if (f.where == Where::Root && f.key == "params" && object)
-        where = Where::Params;
-      else if (f.where == Where::Root && f.key == "result" && object)
-        where = Where::Result;
-      else if (f.where == Where::Root && f.key == "error" && object)
-        where = Where::Error;
-      else if (f.where == Where::Params && f.key == "_meta" && object)
-        where = Where::Meta;
+      where = detail::childWhere(f.where, f.key, object);
     }
     starts_.push_back(start);
     stack_.push_back({where, object, {}, 0});
@@ -155,7 +104,7 @@ private:
     size_t start = starts_.back();
     starts_.pop_back();
     stack_.pop_back();
-    size_t end = ms_.Tell();
+    size_t end = ms_.Tell() + 1; // past the closing bracket
     if (stack_.empty()) {
       root_ = {start, end - start};
       return true;
@@ -178,7 +127,7 @@ public:
   std::vector<size_t>& starts_ = tlStarts;
   std::vector<Span> items_;
   Span root_;
-  bool idSeen_ = false, idValid_ = false, methodSeen_ = false;
+  RootFacts facts_;
 };
 
 thread_local std::vector<Frame> Scanner::tlStack;
@@ -186,61 +135,151 @@ thread_local std::vector<size_t> Scanner::tlStarts;
 
 } // namespace
 
-MessageInfo scanMessage(std::string_view json, ScanMode mode) {
+namespace detail {
+
+Where childWhere(Where parent, std::string_view key, bool object) {
+  if (!object)
+    return Where::Other;
+  if (parent == Where::Root) {
+    if (key == "params")
+      return Where::Params;
+    if (key == "result")
+      return Where::Result;
+    if (key == "error")
+      return Where::Error;
+  } else if (parent == Where::Params && key == "_meta") {
+    return Where::Meta;
+  }
+  return Where::Other;
+}
+
+void noteMember(Where where, std::string_view k, ValueType t, std::string_view text, Span span,
+                MessageInfo& info, RootFacts& facts) {
+  switch (where) {
+  case Where::Root:
+    if (k == "id") {
+      info.id = span;
+      info.idIsString = t == ValueType::String;
+      facts.idSeen = true;
+      facts.idValid = t == ValueType::String || t == ValueType::Number;
+    } else if (k == "method") {
+      if (t == ValueType::String)
+        info.method.assign(text);
+      facts.methodSeen = true;
+    } else if (k == "result") {
+      info.hasResult = true;
+    } else if (k == "error") {
+      info.hasError = true;
+    } else if (k == "params") {
+      info.params = span;
+    }
+    break;
+  case Where::Params:
+    if (k == "name" && t == ValueType::String)
+      info.toolName.assign(text);
+    else if (k == "protocolVersion" && t == ValueType::String)
+      info.protocolVersion.assign(text);
+    else if (k == "progressToken")
+      info.paramsProgressToken = span;
+    else if (k == "requestId")
+      info.paramsRequestId = span;
+    else if (k == "arguments")
+      info.arguments = span;
+    break;
+  case Where::Meta:
+    if (k == "progressToken")
+      info.metaProgressToken = span;
+    else if (k == "io.modelcontextprotocol/protocolVersion")
+      info.modernClaim = true;
+    break;
+  case Where::Result:
+    if (k == "isError" && t == ValueType::True)
+      info.isErrorResult = true;
+    break;
+  case Where::Error:
+    if (k == "code" && t == ValueType::Number)
+      info.errorCode = atoi(std::string(text).c_str());
+    break;
+  case Where::Other:
+    break;
+  }
+}
+
+void classify(std::string_view json, MessageInfo& info, const RootFacts& facts,
+              std::vector<Span>&& items) {
+  size_t first = json.find_first_not_of(" \t\r\n");
+  if (first != std::string_view::npos && json[first] == '[') {
+    info.batch = true;
+    info.items = std::move(items);
+    if (info.items.empty())
+      info.error = "an empty JSON-RPC batch";
+    return;
+  }
+  if (first == std::string_view::npos || json[first] != '{') {
+    info.error = "a JSON-RPC message must be a JSON object";
+    return;
+  }
+  if (facts.idSeen && !facts.idValid) {
+    info.error = "the JSON-RPC id must be a string or a number";
+    return;
+  }
+  if (facts.methodSeen) {
+    if (info.method.empty()) {
+      info.error = "the JSON-RPC method must be a non-empty string";
+      return;
+    }
+    info.kind = facts.idSeen ? MessageKind::Request : MessageKind::Notification;
+    return;
+  }
+  if (info.hasResult || info.hasError) {
+    if (!facts.idSeen) {
+      info.error = "a JSON-RPC response must have an id";
+      return;
+    }
+    info.kind = MessageKind::Response;
+    return;
+  }
+  info.error = "not a JSON-RPC request, notification or response (no method, result or error)";
+}
+
+void keepValidUtf8(MessageInfo& info) {
+  for (std::string* kept : {&info.method, &info.toolName, &info.protocolVersion})
+    if (!validUtf8(*kept))
+      *kept = sanitizeUtf8(*kept);
+}
+
+MessageInfo scanWithRapidJson(std::string_view json, ScanMode mode) {
   MessageInfo info;
   rapidjson::MemoryStream ms(json.data(), json.size());
   Scanner h(json, ms, info);
   rapidjson::Reader reader;
-  // Numbers as raw text: ids and tokens are spliced, never converted.
-  constexpr unsigned kFlags = rapidjson::kParseNumbersAsStringsFlag;
+  // Numbers as raw text: ids and tokens are spliced, never converted. Iterative: nesting in
+  // untrusted input must not exhaust the thread's stack (a 1 MiB body of '[' did, recursively).
+  constexpr unsigned kFlags =
+      rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseIterativeFlag;
   rapidjson::ParseResult r;
   if (mode == ScanMode::Validate) {
     r = reader.Parse<kFlags | rapidjson::kParseValidateEncodingFlag>(ms, h);
   } else {
     r = reader.Parse<kFlags>(ms, h);
-    for (std::string* kept : {&info.method, &info.toolName, &info.protocolVersion})
-      if (!validUtf8(*kept))
-        *kept = sanitizeUtf8(*kept);
+    keepValidUtf8(info);
   }
   if (r.IsError()) {
     info.error = std::string("not valid JSON: ") + rapidjson::GetParseError_En(r.Code()) +
                  " at byte " + std::to_string(r.Offset());
     return info;
   }
-  size_t first = json.find_first_not_of(" \t\r\n");
-  if (first != std::string_view::npos && json[first] == '[') {
-    info.batch = true;
-    info.items = std::move(h.items_);
-    if (info.items.empty())
-      info.error = "an empty JSON-RPC batch";
-    return info;
-  }
-  if (first == std::string_view::npos || json[first] != '{') {
-    info.error = "a JSON-RPC message must be a JSON object";
-    return info;
-  }
-  if (h.idSeen_ && !h.idValid_) {
-    info.error = "the JSON-RPC id must be a string or a number";
-    return info;
-  }
-  if (h.methodSeen_) {
-    if (info.method.empty()) {
-      info.error = "the JSON-RPC method must be a non-empty string";
-      return info;
-    }
-    info.kind = h.idSeen_ ? MessageKind::Request : MessageKind::Notification;
-    return info;
-  }
-  if (info.hasResult || info.hasError) {
-    if (!h.idSeen_) {
-      info.error = "a JSON-RPC response must have an id";
-      return info;
-    }
-    info.kind = MessageKind::Response;
-    return info;
-  }
-  info.error = "not a JSON-RPC request, notification or response (no method, result or error)";
+  classify(json, info, h.facts_, std::move(h.items_));
   return info;
+}
+
+} // namespace detail
+
+MessageInfo scanMessage(std::string_view json, ScanMode mode) {
+  MessageInfo info;
+  if (detail::skimMessage(json, mode, info))
+    return info;
+  return detail::scanWithRapidJson(json, mode);
 }
 
 void splice(std::string_view src, std::vector<std::pair<Span, std::string_view>> edits,

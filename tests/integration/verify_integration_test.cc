@@ -291,6 +291,26 @@ TEST_F(VerifyTest, IdIsEchoedInTheRejection) {
       << r->body;
 }
 
+TEST_F(VerifyTest, DeeplyNestedUnsignedBodyIsRefusedWithoutHarm) {
+  // The rejection's id echo and audit record read the body of an unsigned request. A body of
+  // 1 MiB of '[' once exhausted the worker's stack in RapidJSON's recursive reader and killed
+  // the sidecar: anyone who could reach the port could stop it.
+  writeStore(entry(alice_));
+  startSidecar();
+  std::string body =
+      R"({"jsonrpc":"2.0","id":78,"method":"ping","params":)" + std::string(1 << 20, '[');
+  auto r = send("POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                "Content-Length: " +
+                std::to_string(body.size()) + "\r\n\r\n" + body);
+  ASSERT_TRUE(r) << "the sidecar answered";
+  EXPECT_EQ(r->status, 401) << r->body;
+  EXPECT_EQ(request(sidecar_->adminPort(), "GET", "/healthz").status, 200)
+      << "the sidecar is still running";
+  expectRejected(send("POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                      "Content-Length: 2\r\n\r\n{}"),
+                 401, "signature_missing");
+}
+
 TEST_F(VerifyTest, ReplayAcrossWorkersIsAcceptedExactlyOnce) {
   writeStore(entry(alice_));
   startSidecar({"--workers", "2"});
