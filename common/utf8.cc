@@ -1,5 +1,8 @@
 #include "common/utf8.h"
 
+#include <cstdint>
+#include <cstring>
+
 namespace sidecar {
 
 size_t utf8SequenceLength(std::string_view s) {
@@ -30,6 +33,14 @@ size_t utf8SequenceLength(std::string_view s) {
 }
 
 bool validUtf8(std::string_view s) {
+  // ASCII, eight bytes at a time: names and audit fields are nearly always ASCII.
+  while (s.size() >= 8) {
+    uint64_t v;
+    std::memcpy(&v, s.data(), sizeof v);
+    if ((v & 0x8080808080808080ULL) != 0)
+      break;
+    s.remove_prefix(8);
+  }
   while (!s.empty()) {
     size_t n = utf8SequenceLength(s);
     if (n == 0)
