@@ -40,6 +40,10 @@ struct AuditRecord {
   // When append() took the record (set by it when `ts` is empty): the worker only reads the
   // clock, the writer thread formats it.
   std::chrono::system_clock::time_point stamped{};
+  // Or, set by a caller that has just read the monotonic clock (monoNowNs()) anyway: when the
+  // event happened. The writer turns it into wall-clock time, so the request path reads one
+  // clock fewer per record.
+  uint64_t monoNs = 0;
   std::string session; // Mcp-Session-Id
   std::string rpcId;   // the JSON-RPC id's JSON text exactly as received, e.g. `7` or `"a"`
   std::string method;  // JSON-RPC method

@@ -247,8 +247,8 @@ AuditWriter::~AuditWriter() {
   sodium_memzero(options_.signingKey.data(), options_.signingKey.size());
 }
 
-bool AuditWriter::append(AuditRecord record) {
-  if (record.ts.empty())
+bool AuditWriter::append(AuditRecord&& record) {
+  if (record.ts.empty() && record.monoNs == 0)
     record.stamped = std::chrono::system_clock::now();
   std::unique_lock lock(mu_);
   cvSpace_.wait(lock, [&] { return queue_.size() < options_.queueCapacity || stopRequested_; });
@@ -270,7 +270,7 @@ AppendResult AuditWriter::tryAppend(AuditRecord& record) {
     wantSpace_ = true;
     return AppendResult::Full;
   }
-  if (record.ts.empty())
+  if (record.ts.empty() && record.monoNs == 0)
     record.stamped = std::chrono::system_clock::now();
   enqueue(std::move(record), lock);
   return AppendResult::Queued;
@@ -396,6 +396,9 @@ void AuditWriter::run() {
       options_.beforeBatch();
 
     Clock::time_point now = Clock::now();
+    if (!batch.empty())
+      wallMinusMono_ = std::chrono::system_clock::now().time_since_epoch() -
+                       std::chrono::nanoseconds(monoNowNs());
     for (AuditRecord& r : batch)
       emit(r, now);
     batch.clear();
@@ -462,10 +465,14 @@ void AuditWriter::emit(AuditRecord& record, Clock::time_point now) {
   assert(record.kind != RecordKind::Checkpoint); // only emitCheckpoint() makes those
   std::string_view ts = record.ts;
   if (ts.empty()) { // formatted into the writer's own buffer: no allocation per record
-    rfc3339Into(record.stamped != std::chrono::system_clock::time_point{}
-                    ? record.stamped
-                    : std::chrono::system_clock::now(),
-                tsBuf_);
+    using std::chrono::system_clock;
+    system_clock::time_point when = record.stamped;
+    if (when == system_clock::time_point{})
+      when = record.monoNs != 0
+                 ? system_clock::time_point(std::chrono::duration_cast<system_clock::duration>(
+                       std::chrono::nanoseconds(record.monoNs) + wallMinusMono_))
+                 : system_clock::now();
+    rfc3339Into(when, tsBuf_);
     ts = tsBuf_;
   }
   emitLine(serializeRecordView(record, nextSeq_, prevHash_, ts, options_.args));

@@ -41,8 +41,9 @@ public:
   virtual ~AuditSink() = default;
   // Queues `record` from any thread, blocking while the queue is full (backpressure). Kinds
   // Operation, Rejected and Drift; the writer writes start, stop and checkpoint records itself.
-  // An empty `ts` is stamped now. False after stop(): the record is counted as lost.
-  virtual bool append(AuditRecord record) = 0;
+  // An empty `ts` is stamped now (or from `monoNs`). False after stop(): the record is counted
+  // as lost.
+  virtual bool append(AuditRecord&& record) = 0;
   // As append(), but never blocks: see AppendResult. For event loops.
   virtual AppendResult tryAppend(AuditRecord& record) = 0;
   // False while writes or syncs fail (the readiness check).
@@ -90,7 +91,7 @@ public:
   AuditWriter(const AuditWriter&) = delete;
   AuditWriter& operator=(const AuditWriter&) = delete;
 
-  bool append(AuditRecord record) override;
+  bool append(AuditRecord&& record) override;
   AppendResult tryAppend(AuditRecord& record) override;
   bool healthy() const override { return healthy_.load(std::memory_order_relaxed); }
 
@@ -141,7 +142,9 @@ private:
   unsigned nextRotation_ = 1;
   uint64_t nextSeq_ = 1;
   std::string prevHash_;
-  std::string tsBuf_;       // a record's ts, formatted here (reused)
+  std::string tsBuf_; // a record's ts, formatted here (reused)
+  // Wall-clock minus monotonic time, read once per batch: turns a record's monoNs into its ts.
+  std::chrono::nanoseconds wallMinusMono_{0};
   uint64_t sealedFrom_ = 1; // first record not yet covered by a checkpoint
   uint64_t unsealed_ = 0;
   Clock::time_point checkpointDue_{};

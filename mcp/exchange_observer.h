@@ -37,6 +37,11 @@ public:
   const std::string& tool() const { return tool_; }
   const std::string& rpcId() const { return rpcId_; }
   std::optional<std::string>& args() { return args_; }
+  // The request's facts, moved out for its audit record (the last use of them: the next
+  // request() sets them again).
+  std::string takeMethod() { return std::move(method_); }
+  std::string takeTool() { return std::move(tool_); }
+  std::string takeRpcId() { return std::move(rpcId_); }
   // ok, tool_error, rpc_error, upstream_error (an HTTP error status), or unknown.
   const std::string& outcome() const { return outcome_; }
   // The answer to the request has been seen (the rest of the body cannot change the outcome).

@@ -272,8 +272,8 @@ private:
   }
 
   bool member(ValueType t, std::string_view text, Span span, bool escaped) {
-    if (stack_.empty() || !stack_.back().object)
-      return true;
+    if (stack_.empty() || !stack_.back().object || stack_.back().where == Where::Other)
+      return true; // (no member of an `Other` object matters: most of a message's members)
     const SkimFrame& f = stack_.back();
     if (escaped && keptString(f.where, f.key))
       return false; // its text must be decoded: RapidJSON's

@@ -571,7 +571,8 @@ void ClientConn::recordOperation() {
 
 void ClientConn::recordOperationAs(std::string_view outcome, std::string_view reason) {
   const WorkerShared& sh = worker_.shared();
-  double seconds = static_cast<double>(monoNowNs() - startNs_) / 1e9;
+  uint64_t nowNs = monoNowNs();
+  double seconds = static_cast<double>(nowNs - startNs_) / 1e9;
   if (sh.mcp)
     sh.mcp->observe(obs_.method(), obs_.tool(), outcome, seconds);
   if (!sh.audit)
@@ -580,13 +581,14 @@ void ClientConn::recordOperationAs(std::string_view outcome, std::string_view re
   r.kind = audit::RecordKind::Operation;
   auto sid = parser_.header("mcp-session-id");
   r.session = sid ? std::string(*sid) : answerSession_;
-  r.rpcId = obs_.rpcId();
-  r.method = obs_.method();
-  r.tool = obs_.tool();
+  r.rpcId = obs_.takeRpcId();
+  r.method = obs_.takeMethod();
+  r.tool = obs_.takeTool();
   r.caller = callerId_;
   r.outcome = outcome;
   r.reason = reason;
   r.latencyMs = seconds * 1000;
+  r.monoNs = nowNs; // ts: the writer turns it into wall-clock time
   r.bytesIn = parser_.body().size();
   r.bytesOut = bytesOut_ + (batch_ ? batch_->bytes : 0); // with what is about to be flushed
   r.args = std::move(obs_.args());

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <ctime>
 #include <future>
 #include <random>
@@ -15,6 +16,7 @@
 #include <thread>
 
 #include "audit/trail_file.h"
+#include "common/clock.h"
 #include "tests/unit/audit/audit_test_util.h"
 
 namespace sidecar::audit {
@@ -107,6 +109,30 @@ TEST_F(AuditWriterTest, WritesAChainedTrailWithStartStopAndFinalCheckpoint) {
   std::string out;
   EXPECT_EQ(verifyFiles(key_, {path_}, &out), 0) << out;
   EXPECT_EQ(out.find("warning"), std::string::npos) << out;
+}
+
+TEST_F(AuditWriterTest, MonotonicStampBecomesTheWallClockTimeOfTheEvent) {
+  // The proxy hands the monotonic time it read for the latency; the writer turns it into `ts`.
+  auto w = openWriter(testOptions(path_, key_));
+  ASSERT_TRUE(w);
+  AuditRecord r = operation(1);
+  r.monoNs = monoNowNs() - 3'000'000'000ULL; // three seconds ago
+  std::string expected = rfc3339(std::chrono::system_clock::now() - std::chrono::seconds(3));
+  EXPECT_TRUE(w->append(std::move(r)));
+  w->stop();
+  auto lines = readLines(path_);
+  ASSERT_EQ(lines.size(), 4u); // start, the operation, stop, checkpoint
+  std::string ts = parse(lines[1])["ts"].GetString();
+  // To the second (the test's own clock reads are a few microseconds apart; a second boundary
+  // may fall between them, so the seconds may differ by one).
+  auto seconds = [](const std::string& t) {
+    std::tm tm{};
+    strptime(t.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+    return static_cast<long>(timegm(&tm));
+  };
+  EXPECT_LE(std::labs(seconds(ts) - seconds(expected)), 1) << ts << " vs " << expected;
+  EXPECT_LT(seconds(ts), seconds(parse(lines[2])["ts"].GetString()))
+      << "before the stop record, which was stamped now";
 }
 
 TEST_F(AuditWriterTest, NewFileIsMode0600WhateverTheUmask) {
@@ -473,7 +499,7 @@ TEST_F(AuditWriterTest, ArgumentCaptureIsOptIn) {
   r.args = R"({"query":"x","Authorization":"Bearer abc"})";
   {
     auto w = openWriter(testOptions(path_, key_));
-    w->append(r);
+    w->append(AuditRecord(r)); // a copy: r is used again below
   }
   std::string plain = readFile(path_);
   EXPECT_EQ(plain.find("Bearer"), std::string::npos);
@@ -485,7 +511,7 @@ TEST_F(AuditWriterTest, ArgumentCaptureIsOptIn) {
   o.args.capture = true;
   {
     auto w = openWriter(o);
-    w->append(r);
+    w->append(AuditRecord(r));
   }
   std::string captured = readFile(capturedPath);
   EXPECT_EQ(captured.find("Bearer"), std::string::npos);
