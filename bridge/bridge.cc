@@ -16,6 +16,7 @@
 #include "audit/writer.h"
 #include "bridge/child_process.h"
 #include "common/clock.h"
+#include "common/json_nesting.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "drift/detector.h"
@@ -1041,7 +1042,8 @@ struct Bridge::Impl {
 
   void initResultFromChild(Child& ch, std::string_view line, const mcp::MessageInfo& m) {
     rapidjson::Document d;
-    d.Parse(line.data(), line.size());
+    if (!jsonNestsDeeperThan(line)) // left Null if deeper: Accept() below recurses per level
+      d.Parse(line.data(), line.size());
     std::string version;
     if (m.hasResult && d.IsObject() && d.HasMember("result") && d["result"].IsObject()) {
       const auto& r = d["result"];
@@ -1141,7 +1143,8 @@ struct Bridge::Impl {
         opt.drift->observeUnreadable(list.manifest.kind(), st.message());
       }
     rapidjson::Document d;
-    d.Parse(line.data(), line.size());
+    if (!jsonNestsDeeperThan(line)) // left Null if deeper: Accept() below recurses per level
+      d.Parse(line.data(), line.size());
     if (d.HasParseError() || !d.IsObject() || !d.HasMember("result") || !d["result"].IsObject())
       return; // an error answer: the document keeps what it had
     const auto& r = d["result"];
@@ -1177,7 +1180,8 @@ struct Bridge::Impl {
       }
     }
     rapidjson::Document d;
-    d.Parse(line.data(), line.size());
+    if (!jsonNestsDeeperThan(line)) // left Null if deeper: Accept() below recurses per level
+      d.Parse(line.data(), line.size());
     if (d.HasParseError() || !d.IsObject() || !d.HasMember("result") || !d["result"].IsObject()) {
       if (ch.listing)
         releaseWaiting(ch); // sessions must not wait on a list that will not come

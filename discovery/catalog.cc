@@ -4,6 +4,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "common/json_nesting.h"
+
 namespace sidecar::discovery {
 
 namespace {
@@ -11,6 +13,8 @@ namespace {
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 bool parseArray(std::string_view json, rapidjson::Document& d) {
+  if (jsonNestsDeeperThan(json)) // what is parsed here is written out again with Accept()
+    return false;
   d.Parse(json.data(), json.size());
   return !d.HasParseError() && d.IsArray();
 }
@@ -60,6 +64,8 @@ void writeResource(Writer& w, const rapidjson::Value& r) {
 
 bool Catalog::applyInitializeLocked(std::string_view json) {
   rapidjson::Document d;
+  if (jsonNestsDeeperThan(json))
+    return false;
   d.Parse(json.data(), json.size());
   if (d.HasParseError() || !d.IsObject())
     return false;

@@ -5,6 +5,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "common/json_nesting.h"
 #include "common/log.h"
 #include "mcp/jsonrpc.h"
 
@@ -151,6 +152,13 @@ private:
   std::string version_;
 };
 
+// Why an answer nesting deeper than kMaxJsonNesting is refused: its parts are written out again
+// with Accept(), which recurses once per level (common/json_nesting.h).
+std::string nestingError(std::string_view method) {
+  return std::string(method) + ": the answer nests arrays or objects more than " +
+         std::to_string(kMaxJsonNesting) + " levels deep; the sidecar does not list such a server";
+}
+
 // `result` of a JSON-RPC answer, or the error it carries.
 Result<const rapidjson::Value*> resultOf(const rapidjson::Document& d, std::string_view method) {
   if (d.HasParseError() || !d.IsObject())
@@ -174,6 +182,8 @@ Status listAll(Session& s, std::string_view method, const char* member, std::str
       return answer.status();
     if (pages)
       pages(*answer);
+    if (jsonNestsDeeperThan(*answer))
+      return Status::error(nestingError(method));
     rapidjson::Document d;
     d.Parse(answer->data(), answer->size());
     auto result = resultOf(d, method);
@@ -217,6 +227,8 @@ Result<Listing> HttpLister::listOnce(const ListerOptions& o) {
                      ++id);
   if (!init.ok())
     return init.status();
+  if (jsonNestsDeeperThan(*init))
+    return Status::error(nestingError("initialize"));
   rapidjson::Document d;
   d.Parse(init->data(), init->size());
   auto result = resultOf(d, "initialize");

@@ -54,9 +54,11 @@ class HttpDriftTest : public ::testing::Test {
 protected:
   // Starts drift_http_server.mjs; resources and prompts only when asked for (their descriptions
   // read from resource.txt and prompt.txt).
-  void startServer(bool resourcesAndPrompts = false) {
+  void startServer(bool resourcesAndPrompts = false, int deepSchemaLevels = 0) {
     writeAll(description_, "Echoes the message back.");
     std::vector<std::pair<std::string, std::string>> env{{"DRIFT_DESCRIPTION_FILE", description_}};
+    if (deepSchemaLevels > 0)
+      env.emplace_back("DRIFT_DEEP_SCHEMA", std::to_string(deepSchemaLevels));
     if (resourcesAndPrompts) {
       writeAll(resource_, "Notes kept by the server.");
       writeAll(prompt_, "Summarizes a text.");
@@ -272,6 +274,23 @@ TEST_F(HttpDriftTest, AForwardedToolsListIsComparedAtOnce) {
   ASSERT_EQ(post(R"({"jsonrpc":"2.0","id":2,"method":"tools/list"})", sid).status, 200);
   ASSERT_TRUE(waitStatus("\"drifted\":true")) << status();
   EXPECT_EQ(echo(sid, "during").status, 409);
+}
+
+TEST_F(HttpDriftTest, AToolSchemaNestedTooDeeplyIsRefusedNotFatal) {
+  // A server whose tool schema nests an array a million levels deep. The sidecar re-serializes
+  // the tools it lists, and RapidJSON's writer recurses once per level: without the nesting
+  // check (common/json_nesting.h) this exhausted the stack and killed the sidecar.
+  startServer(false, 1'000'000);
+  startSidecar("60s");
+  EXPECT_TRUE(sidecar_->proc().waitForOutput("more than 512 levels deep", Stream::Stderr,
+                                             scaled(seconds(20))))
+      << sidecar_->proc().stderrText();
+  EXPECT_EQ(request(sidecar_->adminPort(), "GET", "/healthz").status, 200)
+      << "the sidecar is still running";
+  // Calls still pass: the listing is what was refused, not the server.
+  std::string sid = openSession();
+  Response r = echo(sid, "1");
+  EXPECT_EQ(r.status, 200) << r.summary();
 }
 
 } // namespace

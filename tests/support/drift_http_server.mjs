@@ -13,6 +13,8 @@
 //   resources/list  with DRIFT_RESOURCE_FILE: one resource, file:///notes.txt, its description
 //                   read from that file at every call (else the method is not found)
 //   prompts/list    with DRIFT_PROMPT_FILE: one prompt, `summarize`, likewise
+// With DRIFT_DEEP_SCHEMA=N, the tool's inputSchema holds an array nested N levels deep (a hostile
+// or broken server), written as raw text since JSON.stringify would recurse as deep.
 // Notifications get 202, DELETE /mcp ends the session. GET /calls answers {"calls":N}, the number
 // of tools/call requests received, so a test can tell that a refused call never arrived.
 // SIGTERM and SIGINT exit 0 at once.
@@ -29,6 +31,8 @@ if (!descriptionFile) {
   process.exit(2);
 }
 const text = (file) => readFileSync(file, 'utf8').trim();
+const deepLevels = Number(process.env.DRIFT_DEEP_SCHEMA ?? 0);
+const kDeepMarker = '"__deep_schema__"';
 
 const sessions = new Set();
 let calls = 0;
@@ -48,8 +52,10 @@ function answer(m) {
                serverInfo: { name: 'drift-http-server', version: '1' } };
     case 'tools/list':
       return { tools: [{ name: 'echo', description: text(descriptionFile),
-                         inputSchema: { type: 'object',
-                                        properties: { message: { type: 'string' } } } }] };
+                         inputSchema: deepLevels > 0
+                           ? '__deep_schema__'
+                           : { type: 'object',
+                               properties: { message: { type: 'string' } } } }] };
     case 'tools/call':
       calls++;
       return { content: [{ type: 'text', text: 'Echo: ' + (m.params?.arguments?.message ?? '') }] };
@@ -68,7 +74,10 @@ function answer(m) {
 }
 
 function reply(res, status, body, headers = {}) {
-  const data = body === undefined ? '' : JSON.stringify(body);
+  let data = body === undefined ? '' : JSON.stringify(body);
+  if (deepLevels > 0 && data.includes(kDeepMarker))
+    data = data.replace(kDeepMarker, '{"type":"object","properties":{"x":{"enum":' +
+                        '['.repeat(deepLevels) + ']'.repeat(deepLevels) + '}}}');
   res.writeHead(status, { 'Content-Type': 'application/json',
                           'Content-Length': Buffer.byteLength(data), ...headers });
   res.end(data);

@@ -1,0 +1,24 @@
+#pragma once
+// How deeply a JSON text nests, found without parsing it.
+//
+// RapidJSON parses iteratively here (RAPIDJSON_PARSE_DEFAULT_FLAGS in CMakeLists.txt), but
+// writing a parsed value back out (Value::Accept) still recurses once per level. Code that
+// re-serializes JSON from an MCP server (tool lists, initialize results) checks the text first,
+// so that a server sending a schema nested tens of thousands of levels deep gets its answer
+// refused instead of exhausting the sidecar's stack.
+
+#include <cstddef>
+#include <string_view>
+
+namespace sidecar {
+
+// The nesting the sidecar re-serializes. Real tool schemas nest a few levels; the drift
+// detector already refuses more than 128 (drift/canonical_json.h).
+inline constexpr size_t kMaxJsonNesting = 512;
+
+// Whether `json` opens more than `limit` arrays or objects inside one another. Brackets inside
+// strings (escapes included) do not count. For text that is not JSON the answer is only a bound:
+// such text fails its parse anyway.
+bool jsonNestsDeeperThan(std::string_view json, size_t limit = kMaxJsonNesting);
+
+} // namespace sidecar
