@@ -774,8 +774,10 @@ TEST_F(StdioBridgeTest, ToolDefinitionDriftIsReportedAndBlockedUntilAccepted) {
   EXPECT_NE(metrics().find("mcp_sidecar_drift_events_total{severity=\"medium\"} 1"),
             std::string::npos)
       << metrics();
-  EXPECT_NE(sidecar_->proc().stderrText().find("tool definitions changed (drift)"),
-            std::string::npos);
+  // The log line is read from the pipe a moment after the state it reports: wait.
+  EXPECT_TRUE(sidecar_->proc().waitForOutput("tool definitions changed (drift)", Stream::Stderr,
+                                             scaled(seconds(10))))
+      << sidecar_->proc().stderrText();
   Response blocked = echo("during");
   EXPECT_EQ(blocked.status, 409) << blocked.summary();
   EXPECT_NE(blocked.body.find("-31007"), std::string::npos) << blocked.body;
