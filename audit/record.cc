@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "audit/redact.h"
+#include "common/json_text.h"
 #include "verifier/keys.h"
 
 namespace sidecar::audit {
@@ -22,6 +23,11 @@ constexpr unsigned kParseFlags =
 
 void writeString(JsonWriter& w, std::string_view text) {
   w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+}
+
+// RapidJSON's escapes, which the trail's lines have always had.
+void appendString(std::string& out, std::string_view text) {
+  appendJsonString(out, text, HexCase::Upper);
 }
 
 void appendUint(std::string& out, uint64_t v) {
@@ -55,53 +61,6 @@ void appendMilliseconds(std::string& out, double ms) {
   }
 }
 
-} // namespace
-
-void appendJsonString(std::string& out, std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  out += '"';
-  size_t run = 0; // start of the bytes not yet copied: copied in runs, not one by one
-  for (size_t i = 0; i < text.size(); ++i) {
-    auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c != '"' && c != '\\')
-      continue;
-    out.append(text.data() + run, i - run);
-    run = i + 1;
-    out += '\\';
-    switch (c) {
-    case '"':
-      out += '"';
-      break;
-    case '\\':
-      out += '\\';
-      break;
-    case '\b':
-      out += 'b';
-      break;
-    case '\f':
-      out += 'f';
-      break;
-    case '\n':
-      out += 'n';
-      break;
-    case '\r':
-      out += 'r';
-      break;
-    case '\t':
-      out += 't';
-      break;
-    default: {
-      const char u[5] = {'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
-      out.append(u, sizeof u);
-    }
-    }
-  }
-  out.append(text.data() + run, text.size() - run);
-  out += '"';
-}
-
-namespace {
-
 // An untrusted text field: null when empty, else valid UTF-8 of at most kMaxFieldBytes (+ "…").
 // `key` is the literal `,"name":`.
 void appendField(std::string& out, std::string_view key, std::string_view text) {
@@ -111,7 +70,7 @@ void appendField(std::string& out, std::string_view key, std::string_view text) 
     return;
   }
   if (text.size() <= kMaxFieldBytes && validUtf8(text)) {
-    appendJsonString(out, text); // the usual case: no copy
+    appendString(out, text); // the usual case: no copy
     return;
   }
   std::string clean = sanitizeUtf8(text.substr(0, kMaxFieldBytes + 4));
@@ -122,7 +81,7 @@ void appendField(std::string& out, std::string_view key, std::string_view text) 
     clean.resize(cut);
     clean += "\xE2\x80\xA6"; // "…"
   }
-  appendJsonString(out, clean);
+  appendString(out, clean);
 }
 
 bool isJsonNumber(std::string_view s) {
@@ -180,7 +139,7 @@ void appendRpcId(std::string& out, std::string_view raw) {
     out += raw;
     return;
   }
-  appendJsonString(out, sanitizeUtf8(raw.substr(0, kMaxFieldBytes)));
+  appendString(out, sanitizeUtf8(raw.substr(0, kMaxFieldBytes)));
 }
 
 void appendDetail(std::string& out, std::string_view detail) {
@@ -190,7 +149,7 @@ void appendDetail(std::string& out, std::string_view detail) {
   rapidjson::Document d;
   d.Parse<kParseFlags>(detail.data(), detail.size());
   if (d.HasParseError()) {
-    appendJsonString(out, sanitizeUtf8(detail));
+    appendString(out, sanitizeUtf8(detail));
     return;
   }
   rapidjson::StringBuffer buf;
@@ -220,7 +179,7 @@ void appendArgs(std::string& out, const std::optional<std::string>& args,
     out += red.text; // our own compact serialization of a parsed value: safe to embed as is
     break;
   case RedactedArgs::Form::Truncated:
-    appendJsonString(out, red.text);
+    appendString(out, red.text);
     out += R"(,"args_truncated":)";
     appendUint(out, red.fullBytes);
     break;
@@ -282,7 +241,7 @@ std::string_view serializeRecordView(const AuditRecord& r, uint64_t seq, std::st
 // Written by hand rather than through RapidJSON's Writer: every request makes one of these lines,
 // and the Writer's per-character escaping and nesting bookkeeping were a quarter of the audit
 // thread's time per record (bench/README.md). The keys are constants, the numbers need no
-// escaping, and the text fields go through appendJsonString(), which escapes exactly as the
+// escaping, and the text fields go through appendString(), which escapes exactly as the
 // Writer does (record_test.cc compares the two on every byte value). The rare parts that need a
 // parser (detail, a string id, captured arguments) still use RapidJSON.
 std::string_view serializeRecordView(const AuditRecord& r, uint64_t seq, std::string_view prev,
@@ -293,9 +252,9 @@ std::string_view serializeRecordView(const AuditRecord& r, uint64_t seq, std::st
   out += R"({"seq":)";
   appendUint(out, seq);
   out += R"(,"prev":)";
-  appendJsonString(out, prev);
+  appendString(out, prev);
   out += R"(,"ts":)";
-  appendJsonString(out, ts);
+  appendString(out, ts);
   out += R"(,"kind":")";
   out += kindName(r.kind);
   out += '"';

@@ -81,11 +81,6 @@ std::string_view serializeRecordView(const AuditRecord& record, uint64_t seq, st
 std::string_view serializeRecordView(const AuditRecord& record, uint64_t seq, std::string_view prev,
                                      std::string_view ts, const ArgsPolicy& args);
 
-// Appends `text` as a JSON string: quotes, `"` and `\` escaped, control characters as \b \f \n
-// \r \t or \u00XX (upper-case hex), every other byte as is — byte for byte what RapidJSON's
-// Writer prints. `text` must already be valid UTF-8.
-void appendJsonString(std::string& out, std::string_view text);
-
 // A signed checkpoint: seals the chain up to `lastSeq`, whose line hashes to `lastHash`.
 // `lastSeq` is always `seq - 1` and `lastHash` the checkpoint's own `prev`.
 struct Checkpoint {

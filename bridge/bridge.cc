@@ -16,7 +16,7 @@
 #include "audit/writer.h"
 #include "bridge/child_process.h"
 #include "common/clock.h"
-#include "common/json_nesting.h"
+#include "common/json_text.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "drift/detector.h"

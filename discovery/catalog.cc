@@ -4,7 +4,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "common/json_nesting.h"
+#include "common/json_text.h"
 
 namespace sidecar::discovery {
 

@@ -5,7 +5,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "common/json_nesting.h"
+#include "common/json_text.h"
 #include "common/log.h"
 #include "mcp/jsonrpc.h"
 
@@ -153,7 +153,7 @@ private:
 };
 
 // Why an answer nesting deeper than kMaxJsonNesting is refused: its parts are written out again
-// with Accept(), which recurses once per level (common/json_nesting.h).
+// with Accept(), which recurses once per level (common/json_text.h).
 std::string nestingError(std::string_view method) {
   return std::string(method) + ": the answer nests arrays or objects more than " +
          std::to_string(kMaxJsonNesting) + " levels deep; the sidecar does not list such a server";

@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <numeric>
 
+#include "common/json_text.h"
+
 namespace sidecar::drift {
 namespace {
 
@@ -191,41 +193,7 @@ Result<std::string> canonicalJson(std::string_view text) {
 }
 
 void appendJsonString(std::string_view text, std::string& out) {
-  out += '"';
-  for (char c : text) {
-    unsigned char u = static_cast<unsigned char>(c);
-    switch (c) {
-    case '"':
-      out += "\\\"";
-      break;
-    case '\\':
-      out += "\\\\";
-      break;
-    case '\b':
-      out += "\\b";
-      break;
-    case '\f':
-      out += "\\f";
-      break;
-    case '\n':
-      out += "\\n";
-      break;
-    case '\r':
-      out += "\\r";
-      break;
-    case '\t':
-      out += "\\t";
-      break;
-    default:
-      if (u < 0x20) {
-        out += "\\u00";
-        appendHex(&u, 1, out);
-      } else {
-        out += c;
-      }
-    }
-  }
-  out += '"';
+  sidecar::appendJsonString(out, text, HexCase::Lower); // the escaping in the header comment
 }
 
 std::string jsonString(std::string_view text) {

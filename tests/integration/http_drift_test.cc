@@ -285,7 +285,7 @@ TEST_F(HttpDriftTest, AForwardedToolsListIsComparedAtOnce) {
 TEST_F(HttpDriftTest, AToolSchemaNestedTooDeeplyIsRefusedNotFatal) {
   // A server whose tool schema nests an array a million levels deep. The sidecar re-serializes
   // the tools it lists, and RapidJSON's writer recurses once per level: without the nesting
-  // check (common/json_nesting.h) this exhausted the stack and killed the sidecar.
+  // check (common/json_text.h) this exhausted the stack and killed the sidecar.
   startServer(false, 1'000'000);
   startSidecar("60s");
   EXPECT_TRUE(sidecar_->proc().waitForOutput("more than 512 levels deep", Stream::Stderr,

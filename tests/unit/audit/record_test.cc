@@ -11,6 +11,7 @@
 #include <random>
 #include <string>
 
+#include "common/json_text.h"
 #include "tests/unit/audit/audit_test_util.h"
 
 namespace sidecar::audit {
@@ -155,7 +156,7 @@ TEST(AuditRecord, StringsAreEscapedAsRapidJsonEscapesThem) {
   for (std::string text : {every, std::string("plain"), std::string(), std::string("a\0b", 3),
                            std::string("\"\\\"\\"), std::string("\x1f\x7f")}) {
     std::string ours;
-    appendJsonString(ours, text);
+    appendJsonString(ours, text, HexCase::Upper);
     EXPECT_EQ(ours, rapidjsonString(text)) << text;
   }
 }
