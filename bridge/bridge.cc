@@ -110,6 +110,14 @@ std::string serverName(const std::vector<std::string>& argv) {
   return prog;
 }
 
+// A line from the MCP server, parsed for parts of it to be written out again. Left Null (not an
+// object) when it nests deeper than kMaxJsonNesting: Accept() recurses once per level
+// (common/json_text.h).
+void parseServerLine(rapidjson::Document& d, std::string_view line) {
+  if (!jsonNestsDeeperThan(line))
+    d.Parse(line.data(), line.size());
+}
+
 } // namespace
 
 struct Session;
@@ -1042,8 +1050,7 @@ struct Bridge::Impl {
 
   void initResultFromChild(Child& ch, std::string_view line, const mcp::MessageInfo& m) {
     rapidjson::Document d;
-    if (!jsonNestsDeeperThan(line)) // left Null if deeper: Accept() below recurses per level
-      d.Parse(line.data(), line.size());
+    parseServerLine(d, line);
     std::string version;
     if (m.hasResult && d.IsObject() && d.HasMember("result") && d["result"].IsObject()) {
       const auto& r = d["result"];
@@ -1143,8 +1150,7 @@ struct Bridge::Impl {
         opt.drift->observeUnreadable(list.manifest.kind(), st.message());
       }
     rapidjson::Document d;
-    if (!jsonNestsDeeperThan(line)) // left Null if deeper: Accept() below recurses per level
-      d.Parse(line.data(), line.size());
+    parseServerLine(d, line);
     if (d.HasParseError() || !d.IsObject() || !d.HasMember("result") || !d["result"].IsObject())
       return; // an error answer: the document keeps what it had
     const auto& r = d["result"];
@@ -1180,8 +1186,7 @@ struct Bridge::Impl {
       }
     }
     rapidjson::Document d;
-    if (!jsonNestsDeeperThan(line)) // left Null if deeper: Accept() below recurses per level
-      d.Parse(line.data(), line.size());
+    parseServerLine(d, line);
     if (d.HasParseError() || !d.IsObject() || !d.HasMember("result") || !d["result"].IsObject()) {
       if (ch.listing)
         releaseWaiting(ch); // sessions must not wait on a list that will not come
