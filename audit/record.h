@@ -6,7 +6,6 @@
 // hex SHA-256 of the previous record's line without its line feed (docs/audit.md, "Chain"). The
 // line is never re-serialized afterwards, so nothing else needs to be canonical.
 
-#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -36,13 +35,10 @@ inline constexpr size_t kMaxFieldBytes = 1024;
 // Empty strings are written as null ("not applicable or unknown").
 struct AuditRecord {
   RecordKind kind = RecordKind::Operation;
-  std::string ts; // RFC 3339 UTC with ms; empty: written from `stamped`
-  // When append() took the record (set by it when `ts` is empty): the worker only reads the
-  // clock, the writer thread formats it.
-  std::chrono::system_clock::time_point stamped{};
-  // Or, set by a caller that has just read the monotonic clock (monoNowNs()) anyway: when the
-  // event happened. The writer turns it into wall-clock time, so the request path reads one
-  // clock fewer per record.
+  std::string ts; // RFC 3339 UTC with ms; empty: written from `monoNs`
+  // When the event happened, as monoNowNs(): set by a caller that has just read that clock
+  // anyway, else by append() when `ts` is empty. The request path only reads the clock; the
+  // writer thread turns it into wall-clock time and formats it.
   uint64_t monoNs = 0;
   std::string session; // Mcp-Session-Id
   std::string rpcId;   // the JSON-RPC id's JSON text exactly as received, e.g. `7` or `"a"`

@@ -249,7 +249,7 @@ AuditWriter::~AuditWriter() {
 
 bool AuditWriter::append(AuditRecord&& record) {
   if (record.ts.empty() && record.monoNs == 0)
-    record.stamped = std::chrono::system_clock::now();
+    record.monoNs = monoNowNs();
   std::unique_lock lock(mu_);
   cvSpace_.wait(lock, [&] { return queue_.size() < options_.queueCapacity || stopRequested_; });
   if (stopRequested_) {
@@ -271,7 +271,7 @@ AppendResult AuditWriter::tryAppend(AuditRecord& record) {
     return AppendResult::Full;
   }
   if (record.ts.empty() && record.monoNs == 0)
-    record.stamped = std::chrono::system_clock::now();
+    record.monoNs = monoNowNs();
   enqueue(std::move(record), lock);
   return AppendResult::Queued;
 }
@@ -466,12 +466,11 @@ void AuditWriter::emit(AuditRecord& record, Clock::time_point now) {
   std::string_view ts = record.ts;
   if (ts.empty()) { // formatted into the writer's own buffer: no allocation per record
     using std::chrono::system_clock;
-    system_clock::time_point when = record.stamped;
-    if (when == system_clock::time_point{})
-      when = record.monoNs != 0
-                 ? system_clock::time_point(std::chrono::duration_cast<system_clock::duration>(
-                       std::chrono::nanoseconds(record.monoNs) + wallMinusMono_))
-                 : system_clock::now();
+    system_clock::time_point when =
+        record.monoNs != 0
+            ? system_clock::time_point(std::chrono::duration_cast<system_clock::duration>(
+                  std::chrono::nanoseconds(record.monoNs) + wallMinusMono_))
+            : system_clock::now(); // the writer's own records (start, stop)
     rfc3339Into(when, tsBuf_);
     ts = tsBuf_;
   }

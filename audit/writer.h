@@ -41,7 +41,7 @@ public:
   virtual ~AuditSink() = default;
   // Queues `record` from any thread, blocking while the queue is full (backpressure). Kinds
   // Operation, Rejected and Drift; the writer writes start, stop and checkpoint records itself.
-  // An empty `ts` is stamped now (or from `monoNs`). False after stop(): the record is counted
+  // An empty `ts` without `monoNs` is stamped now. False after stop(): the record is counted
   // as lost.
   virtual bool append(AuditRecord&& record) = 0;
   // As append(), but never blocks: see AppendResult. For event loops.
