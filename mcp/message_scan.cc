@@ -105,10 +105,8 @@ private:
     starts_.pop_back();
     stack_.pop_back();
     size_t end = ms_.Tell() + 1; // past the closing bracket
-    if (stack_.empty()) {
-      root_ = {start, end - start};
-      return true;
-    }
+    if (stack_.empty())
+      return true; // the message itself
     if (stack_.size() == 1 && !stack_.back().object)
       items_.push_back({start, end - start}); // a batch element
     member(Type::Container, {}, {start, end - start});
@@ -126,7 +124,6 @@ public:
   std::vector<Frame>& stack_ = tlStack;
   std::vector<size_t>& starts_ = tlStarts;
   std::vector<Span> items_;
-  Span root_;
   RootFacts facts_;
 };
 
